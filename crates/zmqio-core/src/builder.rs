@@ -1,0 +1,208 @@
+//! [`ConnectionBuilder`]: what `create_zmq_connection` returns, awaited into a transport.
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::engine::{Engine, ZmqBackend};
+use crate::runtime::Runtime;
+use crate::{shell, Error, Result, ZmqProtocol, ZmqTransport};
+
+/// One or more endpoints: `&str`, `String`, arrays and vectors of either.
+///
+/// ```
+/// use zmqio_core::IntoEndpoints;
+/// assert_eq!("inproc://a".into_endpoints(), vec!["inproc://a".to_owned()]);
+/// assert_eq!(["inproc://a", "inproc://b"].into_endpoints().len(), 2);
+/// assert_eq!(vec![String::from("inproc://a")].into_endpoints().len(), 1);
+/// ```
+pub trait IntoEndpoints {
+    /// The endpoints, in order.
+    fn into_endpoints(self) -> Vec<String>;
+}
+
+impl IntoEndpoints for &str {
+    fn into_endpoints(self) -> Vec<String> {
+        vec![self.to_owned()]
+    }
+}
+
+impl IntoEndpoints for String {
+    fn into_endpoints(self) -> Vec<String> {
+        vec![self]
+    }
+}
+
+impl IntoEndpoints for &String {
+    fn into_endpoints(self) -> Vec<String> {
+        vec![self.clone()]
+    }
+}
+
+impl<T: Into<String>, const N: usize> IntoEndpoints for [T; N] {
+    fn into_endpoints(self) -> Vec<String> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl<T: Into<String>> IntoEndpoints for Vec<T> {
+    fn into_endpoints(self) -> Vec<String> {
+        self.into_iter().map(Into::into).collect()
+    }
+}
+
+impl<T: Into<String> + Clone> IntoEndpoints for &[T] {
+    fn into_endpoints(self) -> Vec<String> {
+        self.iter().cloned().map(Into::into).collect()
+    }
+}
+
+/// The process-wide context used when no [`context`](ConnectionBuilder::context) is given.
+/// It is never terminated, so closing a socket never blocks on `LINGER`.
+///
+/// ```
+/// let ctx = zmqio_core::default_context();
+/// let sock = ctx.socket(zmq::PAIR).unwrap();
+/// ```
+pub fn default_context() -> zmq::Context {
+    static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
+    CONTEXT.get_or_init(zmq::Context::new).clone()
+}
+
+/// What both builders collect: the socket to make or wrap, and where to bind and connect.
+#[derive(Default)]
+pub(crate) struct SocketSpec {
+    pub(crate) binds: Vec<String>,
+    pub(crate) connects: Vec<String>,
+    pub(crate) socket: Option<zmq::Socket>,
+    pub(crate) context: Option<zmq::Context>,
+}
+
+impl SocketSpec {
+    /// Makes (or checks) the socket, binds, then connects. On any error the socket is closed
+    /// when the engine is dropped.
+    pub(crate) fn open(self, socket_type: zmq::SocketType) -> Result<Engine<ZmqBackend>> {
+        let socket = match self.socket {
+            Some(s) => {
+                let actual = s.get_socket_type()?;
+                if actual != socket_type {
+                    return Err(Error::invalid_argument(format!(
+                        "the given socket is {actual:?}, not {socket_type:?}"
+                    )));
+                }
+                s
+            }
+            None => self
+                .context
+                .unwrap_or_else(default_context)
+                .socket(socket_type)?,
+        };
+        let mut engine = Engine::new(ZmqBackend::new(socket), socket_type);
+        for ep in &self.binds {
+            engine.bind(ep)?;
+        }
+        for ep in &self.connects {
+            engine.connect(ep)?;
+        }
+        Ok(engine)
+    }
+}
+
+impl std::fmt::Debug for SocketSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketSpec")
+            .field("binds", &self.binds)
+            .field("connects", &self.connects)
+            .field("socket", &self.socket.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a transport/protocol pair; returned by each adapter's `create_zmq_connection`.
+///
+/// Await it to get `(ZmqTransport, Arc<Mutex<P>>)`. Endpoints are bound first, then
+/// connected; `connection_made` has run when it resolves. A create that fails closes the
+/// socket it made and calls no protocol callback.
+///
+/// ```
+/// # async fn f(rt: std::sync::Arc<dyn zmqio_core::runtime::Runtime>) -> zmqio_core::Result<()> {
+/// use zmqio_core::{ConnectionBuilder, ZmqProtocol};
+///
+/// struct Quiet;
+/// impl ZmqProtocol for Quiet {}
+///
+/// let (transport, _protocol) = ConnectionBuilder::new(rt, || Quiet, zmq::DEALER)
+///     .bind("tcp://127.0.0.1:*")
+///     .connect(["inproc://a", "inproc://b"])
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a builder does nothing until awaited"]
+pub struct ConnectionBuilder<P> {
+    runtime: Arc<dyn Runtime>,
+    factory: Box<dyn FnOnce() -> P + Send>,
+    socket_type: zmq::SocketType,
+    spec: SocketSpec,
+}
+
+impl<P: ZmqProtocol> ConnectionBuilder<P> {
+    /// A builder on `runtime`; adapters wrap this as `create_zmq_connection`.
+    pub fn new<F>(runtime: Arc<dyn Runtime>, protocol_factory: F, zmq_type: zmq::SocketType) -> Self
+    where
+        F: FnOnce() -> P + Send + 'static,
+    {
+        Self {
+            runtime,
+            factory: Box::new(protocol_factory),
+            socket_type: zmq_type,
+            spec: SocketSpec::default(),
+        }
+    }
+
+    /// Adds endpoints to bind (before any connect).
+    pub fn bind(mut self, endpoints: impl IntoEndpoints) -> Self {
+        self.spec.binds.extend(endpoints.into_endpoints());
+        self
+    }
+
+    /// Adds endpoints to connect (after the binds).
+    pub fn connect(mut self, endpoints: impl IntoEndpoints) -> Self {
+        self.spec.connects.extend(endpoints.into_endpoints());
+        self
+    }
+
+    /// Wraps an existing socket instead of making one; it must be of the type asked for.
+    /// Endpoints it was bound or connected to before are not tracked.
+    pub fn zmq_sock(mut self, socket: zmq::Socket) -> Self {
+        self.spec.socket = Some(socket);
+        self
+    }
+
+    /// Makes the socket in this context instead of the process-wide one.
+    pub fn context(mut self, ctx: zmq::Context) -> Self {
+        self.spec.context = Some(ctx);
+        self
+    }
+}
+
+impl<P: ZmqProtocol> IntoFuture for ConnectionBuilder<P> {
+    type Output = Result<(ZmqTransport, Arc<Mutex<P>>)>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let engine = self.spec.open(self.socket_type)?;
+            let protocol = (self.factory)();
+            shell::start(&*self.runtime, engine, protocol)
+        })
+    }
+}
+
+impl<P> std::fmt::Debug for ConnectionBuilder<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionBuilder")
+            .field("socket_type", &self.socket_type)
+            .field("spec", &self.spec)
+            .finish_non_exhaustive()
+    }
+}

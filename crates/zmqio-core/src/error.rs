@@ -1,0 +1,172 @@
+//! The one error type of zmqio.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+/// The result type of every fallible zmqio call.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Everything that can go wrong in zmqio.
+///
+/// Caller misuse ([`InvalidArgument`](Error::InvalidArgument),
+/// [`NotSupported`](Error::NotSupported), [`InvalidState`](Error::InvalidState)) is kept
+/// apart from faults that libzmq, the peer or the network cause ([`Zmq`](Error::Zmq)).
+///
+/// # Example
+///
+/// ```
+/// use zmqio_core::Error;
+///
+/// let err = Error::Zmq(zmq::Error::ENOENT);
+/// assert_eq!(err.errno(), Some(zmq::Error::ENOENT.to_raw()));
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.raw_os_error(), Some(zmq::Error::ENOENT.to_raw()));
+/// ```
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub enum Error {
+    /// libzmq refused the call; the errno is kept (see [`Error::errno`]).
+    Zmq(zmq::Error),
+    /// An argument had a bad value or shape: watermarks with `high < low`, a tcp connect to a
+    /// DNS name, a wrapped socket of another type than asked, malformed monitor frames.
+    InvalidArgument(String),
+    /// The operation is not valid for this kind of socket, e.g. `subscribe` on a PUB socket.
+    NotSupported(String),
+    /// The call came in the wrong order, e.g. `pause_reading` twice.
+    InvalidState(String),
+    /// The transport or stream is closed (or closing) and takes no more work.
+    Closed,
+    /// A protocol callback panicked; the transport was aborted. The payload's message is kept
+    /// where it was a string.
+    CallbackPanicked(String),
+    /// The runtime or the OS failed: registering the socket's descriptor with the reactor,
+    /// or resolving a host name in `resolve_endpoint`.
+    Io(Arc<io::Error>),
+}
+
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Zmq(a), Self::Zmq(b)) => a == b,
+            (Self::InvalidArgument(a), Self::InvalidArgument(b))
+            | (Self::NotSupported(a), Self::NotSupported(b))
+            | (Self::InvalidState(a), Self::InvalidState(b))
+            | (Self::CallbackPanicked(a), Self::CallbackPanicked(b)) => a == b,
+            (Self::Closed, Self::Closed) => true,
+            (Self::Io(a), Self::Io(b)) => {
+                a.kind() == b.kind() && a.raw_os_error() == b.raw_os_error()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Error {}
+
+impl Error {
+    /// The errno behind this error, where libzmq or the OS reported one.
+    ///
+    /// ```
+    /// use zmqio_core::Error;
+    /// assert_eq!(Error::Closed.errno(), None);
+    /// assert_eq!(Error::Zmq(zmq::Error::EINVAL).errno(), Some(zmq::Error::EINVAL.to_raw()));
+    /// ```
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Self::Zmq(e) => Some(e.to_raw()),
+            Self::Io(e) => e.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid_argument(msg: impl Into<String>) -> Self {
+        Self::InvalidArgument(msg.into())
+    }
+
+    pub(crate) fn not_supported(msg: impl Into<String>) -> Self {
+        Self::NotSupported(msg.into())
+    }
+
+    pub(crate) fn invalid_state(msg: impl Into<String>) -> Self {
+        Self::InvalidState(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Zmq(e) => write!(f, "zmq error: {} (errno {})", e.message(), e.to_raw()),
+            Self::InvalidArgument(m) => write!(f, "invalid argument: {m}"),
+            Self::NotSupported(m) => write!(f, "not supported: {m}"),
+            Self::InvalidState(m) => write!(f, "invalid state: {m}"),
+            Self::Closed => f.write_str("transport is closed"),
+            Self::CallbackPanicked(m) => write!(f, "protocol callback panicked: {m}"),
+            Self::Io(e) => write!(f, "i/o error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Zmq(e) => Some(e),
+            Self::Io(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Self::Io(Arc::new(e))
+    }
+}
+
+impl From<zmq::Error> for Error {
+    fn from(e: zmq::Error) -> Self {
+        Self::Zmq(e)
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> Self {
+        use io::ErrorKind;
+        match e {
+            Error::Zmq(z) => Self::from_raw_os_error(z.to_raw()),
+            Error::Io(ref io) if io.raw_os_error().is_some() => {
+                Self::from_raw_os_error(io.raw_os_error().unwrap_or_default())
+            }
+            Error::InvalidArgument(_) => Self::new(ErrorKind::InvalidInput, e),
+            Error::NotSupported(_) => Self::new(ErrorKind::Unsupported, e),
+            Error::Closed => Self::new(ErrorKind::NotConnected, e),
+            _ => Self::other(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_error_keeps_errno() {
+        for z in [
+            zmq::Error::EINVAL,
+            zmq::Error::ENOENT,
+            zmq::Error::EFSM,
+            zmq::Error::ETERM,
+        ] {
+            let io = std::io::Error::from(Error::Zmq(z));
+            assert_eq!(io.raw_os_error(), Some(z.to_raw()));
+        }
+        let io = std::io::Error::from(Error::Closed);
+        assert_eq!(io.raw_os_error(), None);
+    }
+
+    #[test]
+    fn error_is_send_sync() {
+        fn check<T: Send + Sync + 'static>() {}
+        check::<Error>();
+    }
+}

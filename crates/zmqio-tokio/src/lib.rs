@@ -1,0 +1,146 @@
+//! zmqio on tokio: asynchronous ZeroMQ with aiozmq's semantics.
+//!
+//! This crate re-exports all of [`zmqio_core`] and adds the entry points bound to tokio:
+//! [`create_zmq_connection`], [`create_zmq_stream`] and [`resolve_endpoint`]. Code written
+//! against `zmqio_smol` or `zmqio_async_std` compiles against this crate by changing one
+//! `use` line. It needs a tokio runtime with the I/O driver enabled (`enable_io`, or
+//! `#[tokio::main]`), current-thread or multi-thread.
+//!
+//! # Example
+//!
+//! ```
+//! use zmqio_tokio as zmqio;
+//! use zmqio::{Multipart, ZmqProtocol, ZmqTransport};
+//!
+//! #[derive(Default)]
+//! struct Echo(Option<ZmqTransport>);
+//! impl ZmqProtocol for Echo {
+//!     fn connection_made(&mut self, t: &ZmqTransport) { self.0 = Some(t.clone()); }
+//!     fn msg_received(&mut self, msg: Multipart) { self.0.as_ref().unwrap().write(msg).unwrap(); }
+//! }
+//!
+//! #[derive(Default)]
+//! struct Client(Vec<Multipart>);
+//! impl ZmqProtocol for Client {
+//!     fn msg_received(&mut self, msg: Multipart) { self.0.push(msg); }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> zmqio::Result<()> {
+//! let (server, _) = zmqio::create_zmq_connection(Echo::default, zmq::REP)
+//!     .bind("tcp://127.0.0.1:*")
+//!     .await?;
+//! let endpoint = server.bindings().into_iter().next().unwrap();
+//! let (client, replies) = zmqio::create_zmq_connection(Client::default, zmq::REQ)
+//!     .connect(endpoint)
+//!     .await?;
+//! client.write(["ping"])?;
+//! while replies.lock().unwrap().0.is_empty() {
+//!     tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+//! }
+//! assert_eq!(&replies.lock().unwrap().0[0][0][..], b"ping");
+//! client.close();
+//! server.close();
+//! # Ok(())
+//! # }
+//! ```
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+pub use zmqio_core::*;
+
+use zmqio_core::runtime::{Readiness, Runtime, ZmqFd};
+
+/// The tokio implementation of [`Runtime`]: `AsyncFd` for `ZMQ_FD`, `tokio::spawn` for the
+/// driver.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioRuntime;
+
+struct TokioReadiness(AsyncFd<ZmqFd>);
+
+impl Readiness for TokioReadiness {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.0.poll_read_ready(cx) {
+            Poll::Ready(Ok(mut guard)) => {
+                // The driver calls this only after seeing no wanted bit in ZMQ_EVENTS, and
+                // re-reads ZMQ_EVENTS right after: clearing here loses no edge (rule 7).
+                guard.clear_ready();
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Runtime for TokioRuntime {
+    fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
+        // SAFETY: `fd` is a live socket's ZMQ_FD; the core's driver drops this registration
+        // before it closes the socket (rule 9), so the descriptor stays open and the same for
+        // the whole life of the `AsyncFd`.
+        #[allow(unsafe_code)]
+        let async_fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+        Ok(Box::new(TokioReadiness(async_fd)))
+    }
+
+    fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
+        tokio::spawn(future);
+    }
+}
+
+fn runtime() -> Arc<dyn Runtime> {
+    static RUNTIME: OnceLock<Arc<dyn Runtime>> = OnceLock::new();
+    RUNTIME.get_or_init(|| Arc::new(TokioRuntime)).clone()
+}
+
+/// Creates a transport/protocol pair on tokio; await the builder to get
+/// `(ZmqTransport, Arc<Mutex<P>>)`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> zmqio_tokio::Result<()> {
+/// struct Quiet;
+/// impl zmqio_tokio::ZmqProtocol for Quiet {}
+///
+/// let (transport, _protocol) = zmqio_tokio::create_zmq_connection(|| Quiet, zmq::PULL)
+///     .bind("tcp://127.0.0.1:*")
+///     .await?;
+/// transport.close();
+/// # Ok(()) }
+/// ```
+pub fn create_zmq_connection<P, F>(
+    protocol_factory: F,
+    zmq_type: SocketType,
+) -> ConnectionBuilder<P>
+where
+    F: FnOnce() -> P + Send + 'static,
+    P: ZmqProtocol,
+{
+    ConnectionBuilder::new(runtime(), protocol_factory, zmq_type)
+}
+
+/// Resolves the host of a `tcp://host:port` endpoint with tokio's resolver, so the result can
+/// be given to `connect` (which takes IP literals only). Other transports and IP literals come
+/// back unchanged.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> zmqio_tokio::Result<()> {
+/// let ep = zmqio_tokio::resolve_endpoint("tcp://localhost:5555").await?;
+/// assert!(ep == "tcp://127.0.0.1:5555" || ep == "tcp://[::1]:5555");
+/// # Ok(()) }
+/// ```
+pub async fn resolve_endpoint(endpoint: &str) -> Result<String> {
+    let Some((host, port)) = tcp_host_to_resolve(endpoint) else {
+        return Ok(endpoint.to_owned());
+    };
+    resolved_endpoint(endpoint, tokio::net::lookup_host((host, port)).await?)
+}
