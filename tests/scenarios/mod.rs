@@ -15,4 +15,5 @@ macro_rules! scenario {
     };
 }
 
+mod stream;
 mod transport;

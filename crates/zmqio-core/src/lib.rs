@@ -12,6 +12,7 @@ pub mod opt;
 mod protocol;
 pub mod runtime;
 mod shell;
+mod stream;
 mod transport;
 mod version;
 
@@ -22,6 +23,7 @@ pub use error::{Error, Result};
 pub use monitor::{decode_monitor_event, MonitorEvent, MonitorEvents, SocketEvent};
 pub use multipart::Multipart;
 pub use protocol::ZmqProtocol;
+pub use stream::{StreamBuilder, ZmqStream, DEFAULT_EVENTS_BACKLOG};
 pub use transport::ZmqTransport;
 pub use version::{parse_version, version, version_info, ReleaseLevel, VersionInfo, VERSION};
 pub use zmq;

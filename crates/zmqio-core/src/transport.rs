@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::future::poll_fn;
 use std::sync::Arc;
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
@@ -253,6 +253,18 @@ impl ZmqTransport {
         self.shared.lock().engine.pause_reading()
     }
 
+    /// Whether reading is paused (by [`pause_reading`](Self::pause_reading), or by a stream's
+    /// read-side backpressure).
+    ///
+    /// ```
+    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// assert!(!t.is_reading_paused());
+    /// # }
+    /// ```
+    pub fn is_reading_paused(&self) -> bool {
+        self.shared.lock().engine.is_reading_paused()
+    }
+
     /// Resumes delivering messages, including those that arrived meanwhile (no new traffic
     /// needed). `InvalidState` if not paused; a no-op once closing.
     ///
@@ -400,18 +412,31 @@ impl ZmqTransport {
     /// # Ok(()) }
     /// ```
     pub async fn drain(&self) -> Result<()> {
-        poll_fn(|cx| {
-            let mut st = self.shared.lock();
-            if st.engine.lifecycle() != Lifecycle::Open {
-                return Poll::Ready(Err(st.closed_error()));
-            }
-            if st.engine.queued_bytes() <= st.engine.write_limits().0 {
-                return Poll::Ready(Ok(()));
-            }
-            st.register_waiter(cx.waker());
-            Poll::Pending
-        })
-        .await
+        poll_fn(|cx| self.poll_queue_at_most(cx, QueueBound::Low)).await
+    }
+
+    /// `Ready(Ok)` once the write queue holds at most `bound` bytes; `Ready(Err)` once the
+    /// transport is closing or lost; otherwise registers `cx` to be woken on progress.
+    pub(crate) fn poll_queue_at_most(
+        &self,
+        cx: &mut Context<'_>,
+        bound: QueueBound,
+    ) -> Poll<Result<()>> {
+        let mut st = self.shared.lock();
+        if st.engine.lifecycle() != Lifecycle::Open {
+            return Poll::Ready(Err(st.closed_error()));
+        }
+        let (low, high) = st.engine.write_limits();
+        let limit = match bound {
+            QueueBound::Empty => 0,
+            QueueBound::Low => low,
+            QueueBound::High => high,
+        };
+        if st.engine.queued_bytes() <= limit {
+            return Poll::Ready(Ok(()));
+        }
+        st.register_waiter(cx.waker());
+        Poll::Pending
     }
 
     /// Waits until the transport is finished and its socket closed; resolves with the
@@ -424,18 +449,32 @@ impl ZmqTransport {
     /// # }
     /// ```
     pub async fn wait_closed(&self) -> Option<Error> {
-        poll_fn(|cx| {
-            let mut st = self.shared.lock();
-            match st.closed_result() {
-                Some(r) => Poll::Ready(r),
-                None => {
-                    st.register_waiter(cx.waker());
-                    Poll::Pending
-                }
-            }
-        })
-        .await
+        poll_fn(|cx| self.poll_closed(cx)).await
     }
+
+    /// `Ready` with the `connection_lost` argument once the transport is finished and its
+    /// socket closed; otherwise registers `cx` to be woken.
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<Option<Error>> {
+        let mut st = self.shared.lock();
+        match st.closed_result() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                st.register_waiter(cx.waker());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// What [`ZmqTransport::poll_queue_at_most`] waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueBound {
+    /// An empty queue (a `Sink` flush).
+    Empty,
+    /// At most the low watermark (`drain`).
+    Low,
+    /// At most the high watermark (a `Sink` ready for more).
+    High,
 }
 
 impl std::fmt::Debug for ZmqTransport {

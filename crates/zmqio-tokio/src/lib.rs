@@ -127,6 +127,24 @@ where
     ConnectionBuilder::new(runtime(), protocol_factory, zmq_type)
 }
 
+/// Creates a [`ZmqStream`] on tokio; await the builder.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> zmqio_tokio::Result<()> {
+/// let mut pull = zmqio_tokio::create_zmq_stream(zmq::PULL)
+///     .bind("tcp://127.0.0.1:*")
+///     .await?;
+/// let endpoint = pull.transport().bindings().into_iter().next().unwrap();
+/// let push = zmqio_tokio::create_zmq_stream(zmq::PUSH).connect(endpoint).await?;
+/// push.write(["hello"])?;
+/// assert_eq!(&pull.read().await?[0][..], b"hello");
+/// # Ok(()) }
+/// ```
+pub fn create_zmq_stream(zmq_type: SocketType) -> StreamBuilder {
+    StreamBuilder::new(runtime(), zmq_type)
+}
+
 /// Resolves the host of a `tcp://host:port` endpoint with tokio's resolver, so the result can
 /// be given to `connect` (which takes IP literals only). Other transports and IP literals come
 /// back unchanged.

@@ -1,0 +1,553 @@
+//! [`ZmqStream`]: a socket as an async reader/writer, a `futures::Stream` and a `Sink`.
+
+use std::collections::VecDeque;
+use std::future::{poll_fn, Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+use futures::{Sink, Stream};
+
+use crate::builder::SocketSpec;
+use crate::engine::buffer_limits;
+use crate::runtime::Runtime;
+use crate::transport::QueueBound;
+use crate::{
+    shell, Error, IntoEndpoints, Multipart, Result, SocketEvent, ZmqProtocol, ZmqTransport,
+};
+
+/// Default bound of the monitor-event backlog of a stream.
+pub const DEFAULT_EVENTS_BACKLOG: usize = 100;
+
+/// Builds a [`ZmqStream`]; returned by each adapter's `create_zmq_stream`. Await it.
+///
+/// Invalid limits make the awaited builder fail with `InvalidArgument` (before any socket is
+/// made). Endpoints are bound first, then connected.
+///
+/// ```
+/// # async fn f(rt: std::sync::Arc<dyn zmqio_core::runtime::Runtime>) -> zmqio_core::Result<()> {
+/// use zmqio_core::StreamBuilder;
+///
+/// let stream = StreamBuilder::new(rt, zmq::DEALER)
+///     .connect("tcp://127.0.0.1:5555")
+///     .read_buffer_limits(Some(1 << 20), None)
+///     .events_backlog(Some(1000))
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a builder does nothing until awaited"]
+pub struct StreamBuilder {
+    runtime: Arc<dyn Runtime>,
+    socket_type: zmq::SocketType,
+    spec: SocketSpec,
+    read_limits: (Option<usize>, Option<usize>),
+    write_limits: (Option<usize>, Option<usize>),
+    backlog: Option<usize>,
+}
+
+impl StreamBuilder {
+    /// A builder on `runtime`; adapters wrap this as `create_zmq_stream`.
+    pub fn new(runtime: Arc<dyn Runtime>, zmq_type: zmq::SocketType) -> Self {
+        Self {
+            runtime,
+            socket_type: zmq_type,
+            spec: SocketSpec::default(),
+            read_limits: (None, None),
+            write_limits: (None, None),
+            backlog: Some(DEFAULT_EVENTS_BACKLOG),
+        }
+    }
+
+    /// Adds endpoints to bind (before any connect).
+    pub fn bind(mut self, endpoints: impl IntoEndpoints) -> Self {
+        self.spec.binds.extend(endpoints.into_endpoints());
+        self
+    }
+
+    /// Adds endpoints to connect (after the binds).
+    pub fn connect(mut self, endpoints: impl IntoEndpoints) -> Self {
+        self.spec.connects.extend(endpoints.into_endpoints());
+        self
+    }
+
+    /// Wraps an existing socket instead of making one; it must be of the type asked for.
+    pub fn zmq_sock(mut self, socket: zmq::Socket) -> Self {
+        self.spec.socket = Some(socket);
+        self
+    }
+
+    /// Makes the socket in this context instead of the process-wide one.
+    pub fn context(mut self, ctx: zmq::Context) -> Self {
+        self.spec.context = Some(ctx);
+        self
+    }
+
+    /// Read-side watermarks: reading from the socket pauses while more than `high` bytes
+    /// wait to be read, and resumes at `low`. Defaults: 64 KiB and `high / 4`.
+    pub fn read_buffer_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
+        self.read_limits = (high, low);
+        self
+    }
+
+    /// Write-side watermarks of the transport (see `ZmqTransport::set_write_buffer_limits`).
+    pub fn write_buffer_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
+        self.write_limits = (high, low);
+        self
+    }
+
+    /// How many monitor events to keep unread before dropping the oldest; `None` keeps all.
+    /// Default `Some(100)`.
+    pub fn events_backlog(mut self, backlog: Option<usize>) -> Self {
+        self.backlog = backlog;
+        self
+    }
+}
+
+impl IntoFuture for StreamBuilder {
+    type Output = Result<ZmqStream>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let (low, high) = buffer_limits(self.read_limits.0, self.read_limits.1)?;
+            buffer_limits(self.write_limits.0, self.write_limits.1)?;
+            let mut engine = self.spec.open(self.socket_type)?;
+            engine.set_write_limits(self.write_limits.0, self.write_limits.1)?;
+            let state = Arc::new(Mutex::new(ReadState::new(low, high, self.backlog)));
+            let protocol = StreamProtocol {
+                state: state.clone(),
+                transport: None,
+            };
+            let (transport, _) = shell::start(&*self.runtime, engine, protocol)?;
+            Ok(ZmqStream { transport, state })
+        })
+    }
+}
+
+impl std::fmt::Debug for StreamBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamBuilder")
+            .field("socket_type", &self.socket_type)
+            .field("spec", &self.spec)
+            .field("read_limits", &self.read_limits)
+            .field("write_limits", &self.write_limits)
+            .field("backlog", &self.backlog)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the stream's protocol has received and the reader has not taken yet.
+struct ReadState {
+    messages: VecDeque<Multipart>,
+    bytes: usize,
+    low: usize,
+    high: usize,
+    /// Whether this stream paused the transport's reading (read-side backpressure).
+    paused: bool,
+    events: VecDeque<SocketEvent>,
+    backlog: Option<usize>,
+    dropped_events: u64,
+    closed: bool,
+    exception: Option<Error>,
+    /// Whether `read()` (or the `Stream`) already returned the exception once.
+    exception_read: bool,
+    exception_event_read: bool,
+    read_waker: Option<Waker>,
+    event_waker: Option<Waker>,
+}
+
+impl ReadState {
+    fn new(low: usize, high: usize, backlog: Option<usize>) -> Self {
+        Self {
+            messages: VecDeque::new(),
+            bytes: 0,
+            low,
+            high,
+            paused: false,
+            events: VecDeque::new(),
+            backlog,
+            dropped_events: 0,
+            closed: false,
+            exception: None,
+            exception_read: false,
+            exception_event_read: false,
+            read_waker: None,
+            event_waker: None,
+        }
+    }
+
+    /// Pauses or resumes the transport's reading to match the queued bytes. Called with the
+    /// state locked so a pause and a resume can never cross.
+    fn apply_backpressure(&mut self, transport: &ZmqTransport) {
+        if !self.paused && self.bytes > self.high {
+            if transport.pause_reading().is_ok() {
+                self.paused = true;
+            }
+        } else if self.paused && self.bytes <= self.low {
+            self.paused = false;
+            let _ = transport.resume_reading();
+        }
+    }
+}
+
+fn wake(waker: Option<Waker>) {
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+/// The protocol behind a stream: queues what arrives for the reader.
+struct StreamProtocol {
+    state: Arc<Mutex<ReadState>>,
+    transport: Option<ZmqTransport>,
+}
+
+impl StreamProtocol {
+    fn lock(&self) -> MutexGuard<'_, ReadState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl ZmqProtocol for StreamProtocol {
+    fn connection_made(&mut self, transport: &ZmqTransport) {
+        self.transport = Some(transport.clone());
+    }
+
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        let (r, e) = {
+            let mut st = self.lock();
+            st.closed = true;
+            st.exception = exc;
+            (st.read_waker.take(), st.event_waker.take())
+        };
+        wake(r);
+        wake(e);
+        // Drop the transport: the driver holds this protocol until it finishes, and the
+        // transport is not needed after the last callback.
+        self.transport = None;
+    }
+
+    fn msg_received(&mut self, msg: Multipart) {
+        let waker = {
+            let mut st = self.lock();
+            st.bytes += msg.byte_len();
+            st.messages.push_back(msg);
+            if let Some(t) = &self.transport {
+                st.apply_backpressure(t);
+            }
+            st.read_waker.take()
+        };
+        wake(waker);
+    }
+
+    fn event_received(&mut self, event: SocketEvent) {
+        let waker = {
+            let mut st = self.lock();
+            if let Some(bound) = st.backlog {
+                while st.events.len() >= bound && !st.events.is_empty() {
+                    st.events.pop_front();
+                    st.dropped_events += 1;
+                }
+                if bound == 0 {
+                    st.dropped_events += 1;
+                    return;
+                }
+            }
+            st.events.push_back(event);
+            st.event_waker.take()
+        };
+        wake(waker);
+    }
+}
+
+/// A socket as an async reader and writer, as in aiozmq's `ZmqStream`; also a
+/// [`futures::Stream`] of messages and a [`futures::Sink`] of messages.
+///
+/// Incoming messages are queued for [`read`](Self::read) (or the `Stream`); while more than
+/// the read high watermark waits, reading from the socket pauses, so a slow reader pushes
+/// back on the peer through libzmq's HWM instead of growing memory. Writes go through the
+/// transport's write queue.
+///
+/// Dropping the stream closes it (queued writes are still flushed).
+///
+/// # Example
+///
+/// ```
+/// # async fn f(server: zmqio_core::ZmqStream, client: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+/// use futures::{SinkExt, StreamExt};
+///
+/// let (mut server, mut client) = (server, client);   // a ROUTER and a DEALER, connected
+/// client.write(["request"])?;
+/// let request = server.read().await?;                // [identity, "request"]
+/// server.write([request[0].clone(), "answer".into()])?;
+/// let answer = client.next().await.unwrap()?;        // the Stream API
+/// assert_eq!(&answer[0][..], b"answer");
+/// client.send(["bye"].into()).await?;                 // the Sink API
+/// # Ok(()) }
+/// ```
+pub struct ZmqStream {
+    transport: ZmqTransport,
+    state: Arc<Mutex<ReadState>>,
+}
+
+impl ZmqStream {
+    fn lock(&self) -> MutexGuard<'_, ReadState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The transport underneath, for bind/connect/options/subscriptions/monitor.
+    ///
+    /// ```
+    /// # async fn f(s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// let ep = s.transport().bind("tcp://127.0.0.1:*").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn transport(&self) -> &ZmqTransport {
+        &self.transport
+    }
+
+    /// Reads the next message.
+    ///
+    /// Messages already queued are returned even after the stream closed; then a fatal error
+    /// is returned once (if the transport was lost with one), then `Err(Closed)`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a message is taken from the queue only by the poll that returns it, so
+    /// dropping a pending `read()` (e.g. in `select!` or a timeout) never loses one.
+    ///
+    /// ```
+    /// # async fn f(mut s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// let msg = s.read().await?;
+    /// println!("{} frames", msg.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn read(&mut self) -> Result<Multipart> {
+        poll_fn(|cx| self.poll_read(cx)).await
+    }
+
+    fn poll_read(&self, cx: &mut Context<'_>) -> Poll<Result<Multipart>> {
+        let mut st = self.lock();
+        if let Some(msg) = st.messages.pop_front() {
+            st.bytes -= msg.byte_len();
+            st.apply_backpressure(&self.transport);
+            return Poll::Ready(Ok(msg));
+        }
+        if st.closed {
+            if !st.exception_read {
+                st.exception_read = true;
+                if let Some(e) = st.exception.clone() {
+                    return Poll::Ready(Err(e));
+                }
+            }
+            return Poll::Ready(Err(Error::Closed));
+        }
+        st.read_waker = Some(cx.waker().clone());
+        Poll::Pending
+    }
+
+    /// Reads the next socket monitor event (enable the monitor with
+    /// `stream.transport().enable_monitor(..)`). At most `events_backlog` events are kept;
+    /// older ones are dropped (see [`dropped_events`](Self::dropped_events)).
+    ///
+    /// Cancel safe, like [`read`](Self::read). After close: queued events, then the fatal
+    /// error once if there was one, then `Err(Closed)`.
+    ///
+    /// ```
+    /// # async fn f(mut s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// let ev = s.read_event().await?;
+    /// println!("{:?} on {}", ev.event, ev.endpoint);
+    /// # Ok(()) }
+    /// ```
+    pub async fn read_event(&mut self) -> Result<SocketEvent> {
+        poll_fn(|cx| {
+            let mut st = self.lock();
+            if let Some(ev) = st.events.pop_front() {
+                return Poll::Ready(Ok(ev));
+            }
+            if st.closed {
+                if !st.exception_event_read {
+                    st.exception_event_read = true;
+                    if let Some(e) = st.exception.clone() {
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                return Poll::Ready(Err(Error::Closed));
+            }
+            st.event_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// How many monitor events were dropped because the backlog was full.
+    ///
+    /// ```
+    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// assert_eq!(s.dropped_events(), 0);
+    /// # }
+    /// ```
+    pub fn dropped_events(&self) -> u64 {
+        self.lock().dropped_events
+    }
+
+    /// Writes a message (see `ZmqTransport::write`).
+    ///
+    /// ```
+    /// # fn f(s: &zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// s.write(["hello", "world"])?;
+    /// # Ok(()) }
+    /// ```
+    pub fn write(&self, msg: impl Into<Multipart>) -> Result<()> {
+        self.transport.write(msg)
+    }
+
+    /// Waits until the write queue holds at most the low watermark; `Err` once closed or lost
+    /// (with the fatal error, if there was one).
+    ///
+    /// ```
+    /// # async fn f(s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// s.write(["x"])?;
+    /// s.drain().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn drain(&self) -> Result<()> {
+        self.transport.drain().await
+    }
+
+    /// Closes the stream: queued writes are flushed, queued reads stay readable.
+    ///
+    /// ```
+    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// s.close();
+    /// assert!(s.at_closing());
+    /// # }
+    /// ```
+    pub fn close(&self) {
+        self.transport.close();
+    }
+
+    /// Whether the stream is closing or closed.
+    ///
+    /// ```
+    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// if s.at_closing() { return; }
+    /// # }
+    /// ```
+    pub fn at_closing(&self) -> bool {
+        self.transport.is_closing()
+    }
+
+    /// The fatal error the transport was lost with, if any.
+    ///
+    /// ```
+    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// if let Some(e) = s.exception() { eprintln!("lost: {e}"); }
+    /// # }
+    /// ```
+    pub fn exception(&self) -> Option<Error> {
+        self.lock().exception.clone()
+    }
+
+    /// Bytes received and queued for [`read`](Self::read), not yet read.
+    ///
+    /// ```
+    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// let unread = s.get_read_buffer_size();
+    /// # }
+    /// ```
+    pub fn get_read_buffer_size(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// The read watermarks as `(low, high)`.
+    ///
+    /// ```
+    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// assert_eq!(s.get_read_buffer_limits(), (16384, 65536));
+    /// # }
+    /// ```
+    pub fn get_read_buffer_limits(&self) -> (usize, usize) {
+        let st = self.lock();
+        (st.low, st.high)
+    }
+
+    /// Sets the read watermarks (same rules as the write ones) and applies them at once:
+    /// raising them resumes a paused socket.
+    ///
+    /// ```
+    /// # fn f(s: &zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// s.set_read_buffer_limits(Some(1 << 20), None)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_read_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
+        let (low, high) = buffer_limits(high, low)?;
+        let mut st = self.lock();
+        st.low = low;
+        st.high = high;
+        st.apply_backpressure(&self.transport);
+        Ok(())
+    }
+}
+
+impl Stream for ZmqStream {
+    type Item = Result<Multipart>;
+
+    /// Cancel safe; ends (`None`) after the stream closed and every queued message (and the
+    /// fatal error, if any) was returned.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.poll_read(cx) {
+            Poll::Ready(Err(Error::Closed)) => Poll::Ready(None),
+            Poll::Ready(r) => Poll::Ready(Some(r)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Sink<Multipart> for ZmqStream {
+    type Error = Error;
+
+    /// Ready while the write queue holds at most the high watermark.
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.transport.poll_queue_at_most(cx, QueueBound::High)
+    }
+
+    fn start_send(self: Pin<&mut Self>, item: Multipart) -> Result<()> {
+        self.transport.write(item)
+    }
+
+    /// Ready once the write queue is empty (every message handed to libzmq).
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.transport.poll_queue_at_most(cx, QueueBound::Empty)
+    }
+
+    /// Closes the stream and waits until the queue is flushed and the socket closed.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        self.transport.close();
+        match self.transport.poll_closed(cx) {
+            Poll::Ready(None) => Poll::Ready(Ok(())),
+            Poll::Ready(Some(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for ZmqStream {
+    fn drop(&mut self) {
+        self.transport.close();
+    }
+}
+
+impl std::fmt::Debug for ZmqStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.lock();
+        f.debug_struct("ZmqStream")
+            .field("transport", &self.transport)
+            .field("queued_messages", &st.messages.len())
+            .field("queued_bytes", &st.bytes)
+            .field("read_limits", &(st.low, st.high))
+            .field("paused", &st.paused)
+            .field("closed", &st.closed)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,264 @@
+//! The stream API (`ZmqStream`: read/write/drain, `Stream` + `Sink`) end to end.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use zmqio_core::{Error, Multipart};
+
+use crate::{rt, zmqio};
+
+/// `Some(output)` if `fut` finishes within `d`, else `None` (dropping it).
+async fn timeout<F: Future>(d: Duration, fut: F) -> Option<F::Output> {
+    let sleep = rt::sleep(d);
+    futures::pin_mut!(fut);
+    futures::pin_mut!(sleep);
+    match futures::future::select(fut, sleep).await {
+        futures::future::Either::Left((out, _)) => Some(out),
+        futures::future::Either::Right(_) => None,
+    }
+}
+
+fn bound(s: &zmqio::ZmqStream) -> String {
+    s.transport().bindings().into_iter().next().expect("bound")
+}
+
+/// A connected pair of streams of the given types over tcp (the first binds).
+async fn pair(a: zmq::SocketType, b: zmq::SocketType) -> (zmqio::ZmqStream, zmqio::ZmqStream) {
+    let server = zmqio::create_zmq_stream(a)
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap();
+    let client = zmqio::create_zmq_stream(b)
+        .connect(bound(&server))
+        .await
+        .unwrap();
+    (server, client)
+}
+
+scenario! {
+    async fn stream_dealer_router_request_answer() {
+        let (mut router, mut dealer) = pair(zmq::ROUTER, zmq::DEALER).await;
+        for i in 0..100u32 {
+            dealer.write([i.to_be_bytes().to_vec()]).unwrap();
+            let req = router.read().await.unwrap();
+            assert_eq!(req.len(), 2, "identity + body");
+            assert_eq!(&req[1][..], &i.to_be_bytes()[..]);
+            router.write([req[0].clone(), req[1].clone(), "ok".into()]).unwrap();
+            let ans = dealer.read().await.unwrap();
+            assert_eq!(&ans[0][..], &i.to_be_bytes()[..]);
+            assert_eq!(&ans[1][..], b"ok");
+        }
+        dealer.close();
+        router.close();
+        assert_eq!(dealer.transport().wait_closed().await, None);
+        assert_eq!(router.transport().wait_closed().await, None);
+    }
+}
+
+scenario! {
+    /// aiozmq loses the messages still queued when the stream closes; we return them first.
+    async fn stream_read_returns_queued_messages_after_close() {
+        let (mut pull, push) = pair(zmq::PULL, zmq::PUSH).await;
+        for i in 0..10u8 {
+            push.write([vec![i]]).unwrap();
+        }
+        // Nothing signals "queued on the reading side", so poll the buffer size (bounded by
+        // the watchdog).
+        while pull.get_read_buffer_size() < 10 {
+            rt::sleep(Duration::from_millis(1)).await;
+        }
+        pull.close();
+        assert!(pull.at_closing());
+        assert!(matches!(pull.write(["x"]), Err(Error::Closed)));
+        assert!(pull.drain().await.is_err(), "drain after close is an error");
+        for i in 0..10u8 {
+            assert_eq!(&pull.read().await.unwrap()[0][..], &[i]);
+        }
+        assert!(matches!(pull.read().await, Err(Error::Closed)));
+        assert!(pull.next().await.is_none(), "the Stream ends after close");
+        assert!(matches!(pull.read().await, Err(Error::Closed)));
+    }
+}
+
+scenario! {
+    async fn stream_read_after_peer_writes_then_closes() {
+        let (mut pull, push) = pair(zmq::PULL, zmq::PUSH).await;
+        for i in 0..5u8 {
+            push.write([vec![i]]).unwrap();
+        }
+        push.close();
+        assert_eq!(push.transport().wait_closed().await, None);
+        for i in 0..5u8 {
+            assert_eq!(&pull.read().await.unwrap()[0][..], &[i]);
+        }
+        pull.close();
+        assert!(matches!(pull.read().await, Err(Error::Closed)));
+    }
+}
+
+scenario! {
+    async fn stream_read_limits_pause_then_resume() {
+        let server = zmqio::create_zmq_stream(zmq::PULL)
+            .bind("tcp://127.0.0.1:*")
+            .read_buffer_limits(Some(5), None)
+            .await
+            .unwrap();
+        let mut pull = server;
+        assert_eq!(pull.get_read_buffer_limits(), (1, 5));
+        let push = zmqio::create_zmq_stream(zmq::PUSH).connect(bound(&pull)).await.unwrap();
+        for _ in 0..3 {
+            push.write(["7-bytes"]).unwrap();
+        }
+        // The first 7-byte message exceeds high=5: reading pauses.
+        let first = pull.read().await.unwrap();
+        assert_eq!(&first[0][..], b"7-bytes");
+        // Reading it brought the queue to <= low and resumed; the others still arrive.
+        assert_eq!(&pull.read().await.unwrap()[0][..], b"7-bytes");
+        assert_eq!(&pull.read().await.unwrap()[0][..], b"7-bytes");
+        // Pause is observable while a message is unread.
+        push.write(["7-bytes"]).unwrap();
+        loop {
+            if pull.transport().is_reading_paused() {
+                break;
+            }
+            rt::sleep(Duration::from_millis(2)).await;
+        }
+        // Raising the limits resumes at once.
+        pull.set_read_buffer_limits(Some(1000), None).unwrap();
+        assert!(!pull.transport().is_reading_paused());
+        assert!(pull.set_read_buffer_limits(Some(1), Some(2)).is_err());
+        assert_eq!(&pull.read().await.unwrap()[0][..], b"7-bytes");
+    }
+}
+
+scenario! {
+    async fn stream_builder_rejects_bad_limits() {
+        let r = zmqio::create_zmq_stream(zmq::PULL).read_buffer_limits(Some(1), Some(2)).await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))));
+        let r = zmqio::create_zmq_stream(zmq::PUSH).write_buffer_limits(Some(1), Some(2)).await;
+        assert!(matches!(r, Err(Error::InvalidArgument(_))));
+    }
+}
+
+scenario! {
+    async fn stream_drain_at_once_when_idle_and_waits_while_paused() {
+        let push = zmqio::create_zmq_stream(zmq::PUSH)
+            .write_buffer_limits(Some(100), None)
+            .await
+            .unwrap();
+        // Idle: at once.
+        assert!(timeout(Duration::from_secs(5), push.drain()).await.unwrap().is_ok());
+        // No peer: PUSH can't send, the queue fills past high.
+        for _ in 0..10 {
+            push.write([vec![0u8; 50]]).unwrap();
+        }
+        assert!(push.transport().get_write_buffer_size() > 100);
+        assert!(timeout(Duration::from_millis(50), push.drain()).await.is_none(), "drain waits");
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL).bind("tcp://127.0.0.1:*").await.unwrap();
+        push.transport().connect(&bound(&pull)).await.unwrap();
+        push.drain().await.unwrap();
+        for _ in 0..10 {
+            assert_eq!(pull.read().await.unwrap()[0].len(), 50);
+        }
+    }
+}
+
+scenario! {
+    async fn stream_rep_write_without_request_is_efsm() {
+        let mut rep = zmqio::create_zmq_stream(zmq::REP).bind("tcp://127.0.0.1:*").await.unwrap();
+        let err = rep.write(["no request yet"]).unwrap_err();
+        assert_eq!(err.errno(), Some(zmq::Error::EFSM.to_raw()));
+        assert_eq!(rep.read().await.unwrap_err().errno(), Some(zmq::Error::EFSM.to_raw()));
+        assert_eq!(rep.drain().await.unwrap_err().errno(), Some(zmq::Error::EFSM.to_raw()));
+        assert_eq!(rep.exception().and_then(|e| e.errno()), Some(zmq::Error::EFSM.to_raw()));
+        assert!(matches!(rep.read().await, Err(Error::Closed)));
+    }
+}
+
+scenario! {
+    async fn stream_split_halves_exchange_100k() {
+        const N: u32 = 100_000;
+        let (a, b) = pair(zmq::PAIR, zmq::PAIR).await;
+        // b echoes everything back.
+        let echo = rt::spawn(async move {
+            let mut b = b;
+            for _ in 0..N {
+                let m = b.read().await.unwrap();
+                b.send(m).await.unwrap();
+            }
+            b.flush().await.unwrap();
+            b
+        });
+        let (mut sink, mut stream) = a.split();
+        let writer = rt::spawn(async move {
+            for i in 0..N {
+                sink.feed(Multipart::from([i.to_be_bytes().to_vec()])).await.unwrap();
+            }
+            sink.flush().await.unwrap();
+            sink
+        });
+        let reader = rt::spawn(async move {
+            for i in 0..N {
+                let m = stream.next().await.unwrap().unwrap();
+                assert_eq!(&m[0][..], &i.to_be_bytes()[..], "message {i}");
+            }
+            stream
+        });
+        let sink = writer.await;
+        let stream = reader.await;
+        let _b = echo.await;
+        let a = sink.reunite(stream).unwrap();
+        a.close();
+    }
+}
+
+scenario! {
+    async fn stream_next_under_timeout_loses_nothing() {
+        const N: u32 = 2_000;
+        let (mut pull, push) = pair(zmq::PULL, zmq::PUSH).await;
+        let sender = rt::spawn(async move {
+            for i in 0..N {
+                push.write([i.to_be_bytes().to_vec()]).unwrap();
+                if i % 7 == 0 {
+                    rt::sleep(Duration::from_micros(200)).await;
+                }
+            }
+            push.drain().await.unwrap();
+            push
+        });
+        let mut next = 0u32;
+        let mut timeouts = 0u32;
+        while next < N {
+            match timeout(Duration::from_micros(300), pull.next()).await {
+                Some(Some(Ok(m))) => {
+                    assert_eq!(&m[0][..], &next.to_be_bytes()[..]);
+                    next += 1;
+                }
+                Some(other) => panic!("unexpected {other:?}"),
+                None => timeouts += 1,
+            }
+        }
+        let _push = sender.await;
+        // The race must actually have been exercised for this test to mean anything.
+        assert!(timeouts > 0, "no next() was cancelled");
+    }
+}
+
+scenario! {
+    async fn stream_sink_send_all_100k_in_order() {
+        const N: u32 = 100_000;
+        let (mut pull, mut push) = pair(zmq::PULL, zmq::PUSH).await;
+        let reader = rt::spawn(async move {
+            for i in 0..N {
+                let m = pull.read().await.unwrap();
+                assert_eq!(&m[0][..], &i.to_be_bytes()[..]);
+            }
+            pull
+        });
+        let mut msgs = futures::stream::iter((0..N).map(|i| Ok(Multipart::from([i.to_be_bytes().to_vec()]))));
+        push.send_all(&mut msgs).await.unwrap();
+        let _pull = reader.await;
+        SinkExt::close(&mut push).await.unwrap();
+    }
+}
