@@ -10,8 +10,21 @@
 //! Implement [`Runtime`] (register the descriptor with your reactor, spawn a task) and
 //! [`Readiness`] (poll for read readiness). Then hand an `Arc` of the runtime to
 //! [`ConnectionBuilder::new`](crate::ConnectionBuilder::new) or
-//! [`StreamBuilder::new`](crate::StreamBuilder::new). This example runs zmqio on a minimal
-//! executor made of `futures`' `LocalPool`-free thread pool and async-io's reactor:
+//! [`StreamBuilder::new`](crate::StreamBuilder::new), or write a `create_zmq_connection` of
+//! your own that does, as the adapters do.
+//!
+//! The contract, in short:
+//!
+//! - `register` must watch the descriptor for *read* readiness only and must not take
+//!   ownership of it: [`ZmqFd`] implements [`AsFd`] and never closes the descriptor, so a
+//!   reactor API that borrows through `AsFd` (async-io's `Async::new_nonblocking`, tokio's
+//!   `AsyncFd`) fits. Do not change the descriptor's flags (libzmq owns it).
+//! - `poll_read_ready` returns `Ready` once per readiness edge and forgets it; spurious
+//!   `Ready`s are harmless, a lost one is a hang.
+//! - `spawn` must run the driver to completion even if nobody awaits it.
+//!
+//! This example runs zmqio on the smallest executor there is, one thread per task blocking
+//! on it with async-io's `block_on`, and async-io's reactor:
 //!
 //! ```
 //! use std::future::Future;
