@@ -81,23 +81,42 @@ pub(crate) struct SocketSpec {
 impl SocketSpec {
     /// Makes (or checks) the socket, binds, then connects. On any error the socket is closed
     /// when the engine is dropped.
+    ///
+    /// The backend remembers the socket's context for the socket monitor: the one given, or
+    /// the process-wide one for a socket made here. For a wrapped socket without `context`,
+    /// it stays unknown (the monitor then assumes the process-wide one).
     pub(crate) fn open(self, socket_type: zmq::SocketType) -> Result<Engine<ZmqBackend>> {
-        let socket = match self.socket {
+        let backend = match self.socket {
             Some(s) => {
+                // A thread-safe (draft) socket (SERVER, CLIENT, RADIO, ...) has no ZMQ_FD
+                // (libzmq answers EINVAL), so no reactor can wait on it. Checked first: the
+                // `zmq` crate's `get_socket_type` panics on a type it does not know.
+                if let Err(zmq::Error::EINVAL) = s.get_fd() {
+                    return Err(Error::not_supported(
+                        "thread-safe socket types have no ZMQ_FD and cannot be driven",
+                    ));
+                }
                 let actual = s.get_socket_type()?;
                 if actual != socket_type {
                     return Err(Error::invalid_argument(format!(
                         "the given socket is {actual:?}, not {socket_type:?}"
                     )));
                 }
-                s
+                ZmqBackend::with_context(s, self.context)
             }
-            None => self
-                .context
-                .unwrap_or_else(default_context)
-                .socket(socket_type)?,
+            // The process-wide context is recorded as `None`: it is what an unknown context
+            // is assumed to be, and never holding a handle to it costs nothing. A context
+            // given here is held, and released off the runtime's threads when the socket
+            // closes (see `ZmqBackend::release`).
+            None => match self.context {
+                Some(ctx) => {
+                    let socket = ctx.socket(socket_type)?;
+                    ZmqBackend::with_context(socket, Some(ctx))
+                }
+                None => ZmqBackend::with_context(default_context().socket(socket_type)?, None),
+            },
         };
-        let mut engine = Engine::new(ZmqBackend::new(socket), socket_type);
+        let mut engine = Engine::new(backend, socket_type);
         for ep in &self.binds {
             engine.bind(ep)?;
         }
@@ -173,12 +192,18 @@ impl<P: ZmqProtocol> ConnectionBuilder<P> {
 
     /// Wraps an existing socket instead of making one; it must be of the type asked for.
     /// Endpoints it was bound or connected to before are not tracked.
+    ///
+    /// If the socket was not made in [`default_context`], also give its context with
+    /// [`context`](Self::context): the socket monitor
+    /// ([`ZmqTransport::enable_monitor`]) needs it, and fails with `InvalidArgument` when
+    /// the socket is not in the context it assumed.
     pub fn zmq_sock(mut self, socket: zmq::Socket) -> Self {
         self.spec.socket = Some(socket);
         self
     }
 
-    /// Makes the socket in this context instead of the process-wide one.
+    /// Makes the socket in this context instead of the process-wide one. With
+    /// [`zmq_sock`](Self::zmq_sock), names the context the given socket belongs to.
     pub fn context(mut self, ctx: zmq::Context) -> Self {
         self.spec.context = Some(ctx);
         self
@@ -193,7 +218,7 @@ impl<P: ZmqProtocol> IntoFuture for ConnectionBuilder<P> {
         Box::pin(async move {
             let engine = self.spec.open(self.socket_type)?;
             let protocol = (self.factory)();
-            shell::start(&*self.runtime, engine, protocol)
+            shell::start(&self.runtime, engine, protocol)
         })
     }
 }

@@ -6,6 +6,9 @@ mod builder;
 mod endpoint;
 pub mod engine;
 mod error;
+#[cfg(feature = "arbitrary")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod monitor;
 mod multipart;
 pub mod opt;
@@ -14,6 +17,7 @@ pub mod runtime;
 mod shell;
 mod stream;
 mod transport;
+mod transport_monitor;
 mod version;
 
 pub use builder::{default_context, ConnectionBuilder, IntoEndpoints};

@@ -19,7 +19,7 @@
 //! failures.
 //!
 //! [`decode_monitor_event`] turns such a message into a [`SocketEvent`]. Any other shape
-//! is an [`Error::InvalidArgument`](crate::Error::InvalidArgument), never a panic.
+//! is an [`Error::InvalidArgument`], never a panic.
 //!
 //! # Example
 //!

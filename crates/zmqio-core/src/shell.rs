@@ -6,11 +6,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use futures::task::AtomicWaker;
 
 use crate::engine::{Backend, Engine, EngineEvent, Step, ZmqBackend};
 use crate::runtime::{Readiness, Runtime, ZmqFd};
+use crate::transport_monitor::MonitorSlot;
 use crate::{Error, Result, ZmqProtocol, ZmqTransport};
 
 /// Messages received per driver wake before it yields to other tasks.
@@ -25,6 +27,8 @@ pub(crate) struct Shared {
     /// The protocol, for callbacks made outside the driver (`pause_writing` inside `write`).
     /// Weak: the protocol usually holds a transport clone, and the driver holds it strongly.
     protocol: std::sync::Weak<dyn Dispatch>,
+    /// The runtime the transport runs on (the socket monitor registers its fd with it).
+    runtime: Arc<dyn Runtime>,
 }
 
 /// Everything behind the one lock.
@@ -36,6 +40,8 @@ pub(crate) struct State {
     lost: Option<Option<Error>>,
     /// Set once the socket is closed (or the driver is gone).
     finalized: bool,
+    /// The socket monitor, when enabled.
+    pub(crate) monitor: MonitorSlot,
 }
 
 impl State {
@@ -86,6 +92,10 @@ impl Shared {
         self.socket_type
     }
 
+    pub(crate) fn runtime(&self) -> &Arc<dyn Runtime> {
+        &self.runtime
+    }
+
     /// Wakes the driver so it re-reads `ZMQ_EVENTS` (rule 6).
     pub(crate) fn wake_driver(&self) {
         self.driver.wake();
@@ -121,15 +131,30 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
         };
         let shared = transport.shared();
         loop {
-            let Some(event) = shared.lock().engine.poll_event() else {
-                return true;
+            let (event, delivery) = {
+                let mut st = shared.lock();
+                let Some(event) = st.engine.poll_event() else {
+                    return true;
+                };
+                // `disable_monitor` on another thread waits for this delivery to end.
+                let delivery = match event {
+                    EngineEvent::SocketEvent(_) => Some(st.monitor.begin_delivery()),
+                    _ => None,
+                };
+                (event, delivery)
             };
             let lost = match &event {
                 EngineEvent::ConnectionLost(e) => Some(e.clone()),
                 _ => None,
             };
             let result = catch_unwind(AssertUnwindSafe(|| deliver(&mut *guard, event)));
+            if result.is_ok() && lost.is_none() && delivery.is_none() {
+                continue;
+            }
             let mut st = shared.lock();
+            if let Some(delivery) = delivery {
+                st.monitor.end_delivery(delivery);
+            }
             if let Err(payload) = result {
                 st.engine
                     .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
@@ -166,7 +191,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 /// Starts a transport over an engine whose binds and connects are done: registers the fd,
 /// calls `connection_made`, spawns the driver.
 pub(crate) fn start<P: ZmqProtocol>(
-    runtime: &dyn Runtime,
+    runtime: &Arc<dyn Runtime>,
     engine: Engine<ZmqBackend>,
     protocol: P,
 ) -> Result<(ZmqTransport, Arc<Mutex<P>>)> {
@@ -184,10 +209,12 @@ pub(crate) fn start<P: ZmqProtocol>(
             waiters: Vec::new(),
             lost: None,
             finalized: false,
+            monitor: MonitorSlot::default(),
         }),
         driver: AtomicWaker::new(),
         socket_type,
         protocol: Arc::downgrade(&dyn_protocol),
+        runtime: runtime.clone(),
     });
     let transport = ZmqTransport::from_shared(shared);
     let made = {
@@ -198,6 +225,7 @@ pub(crate) fn start<P: ZmqProtocol>(
         transport: transport.clone(),
         protocol: dyn_protocol,
         readiness: Some(readiness),
+        backoff: Backoff::new(),
     };
     if let Err(payload) = made {
         // The socket is closed here, with no callback after the failed one.
@@ -214,6 +242,48 @@ struct Driver {
     transport: ZmqTransport,
     protocol: Arc<dyn Dispatch>,
     readiness: Option<Box<dyn Readiness>>,
+    backoff: Backoff,
+}
+
+/// The retry timer for [`Step::Blocked`]: 1 ms, doubling to 64 ms, reset once the engine is
+/// simply idle. Only a socket whose `POLLOUT` does not cover the head of its queue ever uses
+/// it; every other socket waits on its fd alone and costs nothing while idle.
+struct Backoff {
+    timer: Option<async_io::Timer>,
+    delay: Duration,
+}
+
+impl Backoff {
+    const MIN: Duration = Duration::from_millis(1);
+    const MAX: Duration = Duration::from_millis(64);
+
+    fn new() -> Self {
+        Self {
+            timer: None,
+            delay: Self::MIN,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.timer = None;
+        self.delay = Self::MIN;
+    }
+
+    /// `Ready` once the current delay has passed (then the next delay doubles).
+    fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let delay = self.delay;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| async_io::Timer::after(delay));
+        match Pin::new(timer).poll(cx) {
+            Poll::Ready(_) => {
+                self.timer = None;
+                self.delay = (self.delay * 2).min(Self::MAX);
+                Poll::Ready(())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl Driver {
@@ -223,8 +293,11 @@ impl Driver {
         drop(self.readiness.take());
         let shared = self.transport.shared();
         let backend = {
-            let mut st = shared.lock();
+            let mut guard = shared.lock();
+            let st = &mut *guard;
             st.engine.abort();
+            // The monitor's fd is deregistered and its PAIR closed before the socket.
+            st.monitor.stop(&mut st.engine);
             st.engine.take_backend()
         };
         if deliver {
@@ -234,7 +307,9 @@ impl Driver {
             let mut st = shared.lock();
             while st.engine.poll_event().is_some() {}
         }
-        drop(backend);
+        if let Some(backend) = backend {
+            backend.release();
+        }
         let mut st = shared.lock();
         st.finalized = true;
         st.wake_waiters();
@@ -249,11 +324,14 @@ impl Future for Driver {
         let shared = this.transport.shared().clone();
         shared.driver.register(cx.waker());
         loop {
-            let step = {
-                let mut st = shared.lock();
+            let (step, monitor_again) = {
+                let mut guard = shared.lock();
+                let st = &mut *guard;
+                // The monitor first: a failing PAIR ends the engine, which then says Closed.
+                let monitor_again = st.monitor.run(&mut st.engine, RECV_BUDGET);
                 let step = st.engine.handle_readiness(RECV_BUDGET);
                 st.wake_waiters_on_progress();
-                step
+                (step, monitor_again)
             };
             this.protocol.dispatch(&this.transport, true);
             match step {
@@ -265,7 +343,12 @@ impl Future for Driver {
                     cx.waker().wake_by_ref();
                     return Poll::Pending;
                 }
-                Step::Idle => {}
+                Step::Idle | Step::Blocked if monitor_again => {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Step::Idle => this.backoff.reset(),
+                Step::Blocked => {}
             }
             let Some(readiness) = this.readiness.as_mut() else {
                 return Poll::Ready(());
@@ -274,6 +357,21 @@ impl Future for Driver {
                 Poll::Ready(Ok(())) => continue,
                 Poll::Ready(Err(e)) => {
                     shared.lock().engine.abort_with(Some(Error::from(e)));
+                    continue;
+                }
+                Poll::Pending => {}
+            }
+            // Both fds are waited on at once: the socket's and the monitor PAIR's.
+            let monitor_ready = shared.lock().monitor.poll_ready(cx);
+            match monitor_ready {
+                Poll::Ready(Ok(())) => continue,
+                Poll::Ready(Err(e)) => {
+                    shared.lock().engine.abort_with(Some(Error::from(e)));
+                }
+                Poll::Pending if step == Step::Blocked => {
+                    if this.backoff.poll_elapsed(cx).is_pending() {
+                        return Poll::Pending;
+                    }
                 }
                 Poll::Pending => return Poll::Pending,
             }
