@@ -15,5 +15,8 @@ macro_rules! scenario {
     };
 }
 
+mod endpoints;
+mod monitor;
+mod reliability;
 mod stream;
 mod transport;

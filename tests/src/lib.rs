@@ -80,6 +80,8 @@ pub struct Recorder {
     pub lost_calls: usize,
     /// Echo every message back (a REP/ROUTER server).
     pub echo: bool,
+    /// Panic in `msg_received` (to test that a panicking callback hangs no one).
+    pub panic_on_msg: bool,
 }
 
 impl Recorder {
@@ -93,6 +95,7 @@ impl Recorder {
                 paused: false,
                 lost_calls: 0,
                 echo: false,
+                panic_on_msg: false,
             },
             Events(rx),
         )
@@ -102,6 +105,13 @@ impl Recorder {
     pub fn echo() -> (Self, Events) {
         let (mut r, e) = Self::new();
         r.echo = true;
+        (r, e)
+    }
+
+    /// A recorder whose `msg_received` panics with the message `"boom"`.
+    pub fn panicking() -> (Self, Events) {
+        let (mut r, e) = Self::new();
+        r.panic_on_msg = true;
         (r, e)
     }
 }
@@ -126,6 +136,7 @@ impl ZmqProtocol for Recorder {
         let _ = self.tx.unbounded_send(Ev::Resume);
     }
     fn msg_received(&mut self, msg: Multipart) {
+        assert!(!self.panic_on_msg, "boom");
         if self.echo {
             if let Some(t) = &self.transport {
                 t.write(msg.clone()).expect("echo write");
@@ -180,4 +191,124 @@ impl Events {
 /// The first (resolved) endpoint a transport is bound to.
 pub fn endpoint_of(t: &ZmqTransport) -> String {
     t.bindings().into_iter().next().expect("transport is bound")
+}
+
+/// Frames in a [`big_message`].
+pub const BIG_FRAMES: usize = 26;
+/// Bytes in each frame of a [`big_message`].
+pub const BIG_FRAME_LEN: usize = 1000;
+
+/// A 26-frame message of 1000-byte frames: frame 0 starts with `seq` (big-endian) and every
+/// frame `i` is filled with a byte pattern depending on `i`, so a reordered, truncated or
+/// mixed-up message is caught by [`check_big_message`]. Frames 1.. are shared between calls
+/// (cheap clones), so thousands of these cost little memory.
+pub fn big_message(seq: u32) -> Multipart {
+    use std::sync::OnceLock;
+    static SHARED: OnceLock<Vec<bytes::Bytes>> = OnceLock::new();
+    let shared = SHARED.get_or_init(|| (1..BIG_FRAMES).map(big_frame).collect());
+    let mut first = big_frame(0).to_vec();
+    first[..4].copy_from_slice(&seq.to_be_bytes());
+    let mut msg = Multipart::with_capacity(BIG_FRAMES);
+    msg.push(first);
+    for frame in shared {
+        msg.push(frame.clone());
+    }
+    msg
+}
+
+fn big_frame(i: usize) -> bytes::Bytes {
+    (0..BIG_FRAME_LEN)
+        .map(|j| (i * 31 + j * 7) as u8)
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+/// Panics unless `msg` is exactly `big_message(seq)`.
+pub fn check_big_message(msg: &Multipart, seq: u32) {
+    assert_eq!(msg.len(), BIG_FRAMES, "message {seq}: frame count");
+    let want = big_message(seq);
+    for (i, (got, want)) in msg.iter().zip(want.iter()).enumerate() {
+        assert!(got == want, "message {seq}: frame {i} differs");
+    }
+}
+
+/// A protocol whose callbacks call methods of their own transport (the reentrancy the
+/// protocol docs promise), reporting what it saw through a [`Recorder`]-style channel:
+///
+/// - `connection_made`: writes `"hello"`;
+/// - `msg_received(m)`: writes `"re:" + m[0]`; on `"limits"` also sets and reads the write
+///   buffer limits; on `"flood"` writes 1000-byte messages until the write queue is above the
+///   high watermark; on `"bye"` calls `close()` and checks `is_closing()`; on `"abort"` calls
+///   `abort()`.
+pub struct SelfCaller {
+    inner: Recorder,
+}
+
+impl SelfCaller {
+    /// A self-calling protocol and the receiving end of its callbacks.
+    pub fn new() -> (Self, Events) {
+        let (inner, events) = Recorder::new();
+        (Self { inner }, events)
+    }
+
+    fn transport(&self) -> &ZmqTransport {
+        self.inner.transport.as_ref().expect("connection_made ran")
+    }
+}
+
+impl ZmqProtocol for SelfCaller {
+    fn connection_made(&mut self, transport: &ZmqTransport) {
+        assert!(!transport.is_closing());
+        transport
+            .write(["hello"])
+            .expect("write in connection_made");
+        self.inner.connection_made(transport);
+    }
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        let t = self.transport();
+        assert!(t.is_closing());
+        assert_eq!(t.write(["too late"]), Err(Error::Closed));
+        self.inner.connection_lost(exc);
+    }
+    fn msg_received(&mut self, msg: Multipart) {
+        let t = self.transport().clone();
+        assert!(!t.is_closing());
+        let mut reply = b"re:".to_vec();
+        reply.extend_from_slice(&msg[0]);
+        t.write([reply]).expect("write in msg_received");
+        match &msg[0][..] {
+            b"limits" => {
+                t.set_write_buffer_limits(Some(1000), Some(10))
+                    .expect("limits in msg_received");
+                assert_eq!(t.get_write_buffer_limits(), (10, 1000));
+                let _ = t.get_write_buffer_size();
+                let _ = t.bindings();
+            }
+            b"flood" => {
+                let high = t.get_write_buffer_limits().1;
+                for i in 0..100_000u32 {
+                    t.write([i.to_be_bytes().to_vec(), vec![0; 1000]])
+                        .expect("write in msg_received");
+                    if t.get_write_buffer_size() > high {
+                        break;
+                    }
+                }
+                assert!(t.get_write_buffer_size() > high, "the peer never filled up");
+            }
+            b"bye" => {
+                t.close();
+                assert!(t.is_closing());
+                t.close();
+            }
+            b"abort" => t.abort(),
+            _ => {}
+        }
+        self.inner.msg_received(msg);
+    }
+    fn pause_writing(&mut self) {
+        self.inner.pause_writing();
+    }
+    fn resume_writing(&mut self) {
+        self.inner.resume_writing();
+    }
 }

@@ -4,8 +4,8 @@
 //! Pure string work: no libzmq calls, no DNS. libzmq stays the judge of endpoint syntax;
 //! these checks only catch what libzmq would get wrong or would do badly:
 //!
-//! - an interior NUL byte, which the `zmq` crate cannot pass on as a C string
-//!   ([`check_endpoint_syntax`]);
+//! - an interior NUL byte, which the `zmq` crate cannot pass on as a C string, and a tcp
+//!   port that libzmq would silently misread ([`check_endpoint_syntax`]);
 //! - a tcp connect to a host name, which libzmq would resolve with a blocking
 //!   `getaddrinfo` inside its I/O thread ([`check_connect_endpoint`]).
 
@@ -18,20 +18,45 @@ use crate::{Error, Result};
 const TCP_PREFIX: &str = "tcp://";
 
 /// Checks what every endpoint given to bind, connect, unbind or disconnect must satisfy
-/// before it is handed to the `zmq` crate: no interior NUL byte.
+/// before it is handed to the `zmq` crate: no interior NUL byte, and for `tcp://` a port
+/// that libzmq reads as written.
 ///
-/// An endpoint with a NUL is `Err(Error::Zmq(EINVAL))`, the error libzmq gives for any
-/// other malformed endpoint. Without this check the call would panic: `zmq` 0.10 converts
-/// the endpoint with `CString::new(endpoint).unwrap()` (`Socket::bind`, `unbind`,
-/// `connect`, `disconnect` and `monitor` alike), so `socket.bind("inproc://a\0b")` panics
-/// with a `NulError` instead of returning an error (checked by the test
-/// `zmq_crate_panics_on_interior_nul`). Everything else passes; libzmq judges it.
+/// Both are `Err(Error::Zmq(EINVAL))`, the error libzmq gives for any other malformed
+/// endpoint.
+///
+/// - A NUL would make the call panic: `zmq` 0.10 converts the endpoint with
+///   `CString::new(endpoint).unwrap()` (`Socket::bind`, `unbind`, `connect`, `disconnect`
+///   and `monitor` alike), so `socket.bind("inproc://a\0b")` panics with a `NulError`
+///   instead of returning an error (checked by the test `zmq_crate_panics_on_interior_nul`).
+/// - libzmq 4.3 parses a tcp port with `atoi` and casts it to 16 bits, without an error:
+///   `tcp://127.0.0.1:99999` binds (or connects to) port 34463, `:5555x` port 5555, and a
+///   port too long for an `int` whatever the overflow gives. So the port of a tcp endpoint
+///   (after the last `:` of the destination, the part after the last `;`) must be `*` or
+///   decimal digits with a value that fits in 16 bits. An endpoint without a `:` is left to
+///   libzmq, which rejects it.
+///
+/// Everything else passes; libzmq judges it.
 pub(crate) fn check_endpoint_syntax(endpoint: &str) -> Result<()> {
-    if endpoint.contains('\0') {
+    if endpoint.contains('\0') || has_misread_tcp_port(endpoint) {
         Err(Error::Zmq(zmq::Error::EINVAL))
     } else {
         Ok(())
     }
+}
+
+/// Whether `endpoint` is a tcp endpoint whose port libzmq would read as another number (see
+/// [`check_endpoint_syntax`]).
+fn has_misread_tcp_port(endpoint: &str) -> bool {
+    let Some(address) = endpoint.strip_prefix(TCP_PREFIX) else {
+        return false;
+    };
+    let destination = address.rsplit_once(';').map_or(address, |(_, dest)| dest);
+    let Some((_, port)) = destination.rsplit_once(':') else {
+        return false;
+    };
+    let decimal_u16 =
+        !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok();
+    port != "*" && !decimal_u16
 }
 
 /// Checks an endpoint given to connect (after [`check_endpoint_syntax`]).
@@ -291,6 +316,50 @@ mod tests {
         }
         for endpoint in ["", "inproc://ab", "tcp://localhost:1", "ipc:///tmp/é"] {
             assert_eq!(check_endpoint_syntax(endpoint), Ok(()));
+        }
+    }
+
+    #[test]
+    fn tcp_ports_libzmq_would_misread_are_einval() {
+        for endpoint in [
+            "tcp://127.0.0.1:99999",
+            "tcp://127.0.0.1:65536",
+            "tcp://127.0.0.1:5555x",
+            "tcp://127.0.0.1:+80",
+            "tcp://127.0.0.1:-1",
+            "tcp://127.0.0.1:",
+            "tcp://localhost:port",
+            "tcp://[::1]:99999",
+            "tcp://[::1]",
+            "tcp://eth0;127.0.0.1:70000",
+        ] {
+            assert_eq!(
+                check_endpoint_syntax(endpoint),
+                Err(Error::Zmq(zmq::Error::EINVAL)),
+                "{endpoint}"
+            );
+        }
+        let long = format!("tcp://127.0.0.1:{}", "9".repeat(10 * 1024));
+        assert_eq!(
+            check_endpoint_syntax(&long),
+            Err(Error::Zmq(zmq::Error::EINVAL))
+        );
+        for endpoint in [
+            "tcp://127.0.0.1:*",
+            "tcp://*:*",
+            "tcp://127.0.0.1:0",
+            "tcp://127.0.0.1:65535",
+            "tcp://[::1]:5555",
+            "tcp://[fe80::1%eth0]:5555",
+            "tcp://eth0:*",
+            "tcp://192.168.1.17:5555;192.168.1.1:5555",
+            "tcp://eth0;192.168.1.1:5555",
+            "tcp://127.0.0.1",
+            "tcp://",
+            "inproc://a:99999",
+            "ipc:///tmp/a:b",
+        ] {
+            assert_eq!(check_endpoint_syntax(endpoint), Ok(()), "{endpoint}");
         }
     }
 

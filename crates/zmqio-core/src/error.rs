@@ -157,10 +157,10 @@ mod tests {
             zmq::Error::EFSM,
             zmq::Error::ETERM,
         ] {
-            let io = std::io::Error::from(Error::Zmq(z));
+            let io = io::Error::from(Error::Zmq(z));
             assert_eq!(io.raw_os_error(), Some(z.to_raw()));
         }
-        let io = std::io::Error::from(Error::Closed);
+        let io = io::Error::from(Error::Closed);
         assert_eq!(io.raw_os_error(), None);
     }
 

@@ -118,7 +118,7 @@ impl IntoFuture for StreamBuilder {
                 state: state.clone(),
                 transport: None,
             };
-            let (transport, _) = shell::start(&*self.runtime, engine, protocol)?;
+            let (transport, _) = shell::start(&self.runtime, engine, protocol)?;
             Ok(ZmqStream { transport, state })
         })
     }

@@ -44,12 +44,14 @@
 
 mod backend;
 pub mod fake;
+mod monitor;
 
 use std::collections::{BTreeSet, VecDeque};
 
 use bytes::Bytes;
 
 pub use self::backend::{Backend, ZmqBackend};
+pub use self::monitor::MonitorReader;
 use crate::endpoint;
 use crate::{Error, Multipart, Result, SocketEvent};
 
@@ -80,6 +82,12 @@ pub enum Step {
     Again,
     /// The transport is finished: deregister the fd, then close the socket.
     Closed,
+    /// The socket shows `POLLOUT` but refuses the head of the write queue (ROUTER with
+    /// `ROUTER_MANDATORY` and that peer full, XPUB with `XPUB_NODROP`). Wait for the fd, but
+    /// also call again after a short back-off even if it never fires: the peer's "writable
+    /// again" signal may be consumed by the very `ZMQ_EVENTS` read that ended this call, and
+    /// `POLLOUT`, already set, cannot tell.
+    Blocked,
 }
 
 /// Where a transport is in its life.
@@ -258,12 +266,16 @@ impl<B: Backend> Engine<B> {
 
     // ----- input -----
 
-    /// Does all the work the socket allows now: reads `ZMQ_EVENTS`, flushes the write queue
+    /// Does all the work the socket allows now (`budget` must be at least 1): reads `ZMQ_EVENTS`, flushes the write queue
     /// while `POLLOUT` is set, receives up to `budget` messages while `POLLIN` is set and
     /// reading is not paused, and reads `ZMQ_EVENTS` again after every pass until it shows no
     /// wanted bit. Emits events for [`poll_event`](Self::poll_event).
     pub fn handle_readiness(&mut self, budget: usize) -> Step {
         let mut received = 0;
+        // `POLLOUT` means *a* message could be sent, not necessarily the head of the queue
+        // (ROUTER with ROUTER_MANDATORY and a full peer, XPUB with XPUB_NODROP): once a flush
+        // sends nothing, stop flushing until the fd fires instead of spinning on EAGAIN.
+        let mut send_blocked = false;
         loop {
             if self.lifecycle == Lifecycle::Closed {
                 return Step::Closed;
@@ -279,13 +291,16 @@ impl<B: Backend> Engine<B> {
                     return Step::Closed;
                 }
             };
-            let want_out = events.contains(zmq::POLLOUT) && !self.queue.is_empty();
+            let want_out = events.contains(zmq::POLLOUT) && !self.queue.is_empty() && !send_blocked;
             let want_in = events.contains(zmq::POLLIN) && self.reading_allowed();
             if !want_out && !want_in {
+                if send_blocked && events.contains(zmq::POLLOUT) && !self.queue.is_empty() {
+                    return Step::Blocked;
+                }
                 return Step::Idle;
             }
             if want_out {
-                self.flush();
+                send_blocked = !self.flush();
                 continue;
             }
             // want_in: POLLIN promises one message; receive until EAGAIN (or the budget).
@@ -349,8 +364,11 @@ impl<B: Backend> Engine<B> {
         let (low, high) = buffer_limits(high, low)?;
         self.low = low;
         self.high = high;
-        self.maybe_pause();
-        self.maybe_resume();
+        // Once closed, `ConnectionLost` is the last event: nothing may follow it.
+        if self.lifecycle != Lifecycle::Closed {
+            self.maybe_pause();
+            self.maybe_resume();
+        }
         Ok(())
     }
 
@@ -381,8 +399,9 @@ impl<B: Backend> Engine<B> {
             return;
         }
         self.drop_queue();
-        self.events
-            .retain(|e| !matches!(e, EngineEvent::Message(_)));
+        // Nothing but connection_lost after an abort: no message, no resume_writing (the
+        // contract), no monitor event.
+        self.events.clear();
         self.finish(error);
     }
 
@@ -452,6 +471,7 @@ impl<B: Backend> Engine<B> {
     /// Subscribes (SUB only). A value already in the set does nothing.
     pub fn subscribe(&mut self, value: &[u8]) -> Result<()> {
         self.require_sub("subscribe")?;
+        self.open_backend()?;
         if self.subscriptions.contains(value) {
             return Ok(());
         }
@@ -464,6 +484,7 @@ impl<B: Backend> Engine<B> {
     /// Unsubscribes (SUB only). An unknown value does nothing.
     pub fn unsubscribe(&mut self, value: &[u8]) -> Result<()> {
         self.require_sub("unsubscribe")?;
+        self.open_backend()?;
         if !self.subscriptions.contains(value) {
             return Ok(());
         }
@@ -490,8 +511,14 @@ impl<B: Backend> Engine<B> {
     }
 
     /// Makes the transport lost with a fatal libzmq error (see the semantics table).
+    ///
+    /// Messages received before the error and not yet polled are still delivered, before the
+    /// `ConnectionLost`: they arrived whole, and dropping them would lose data silently.
     pub fn fatal(&mut self, error: zmq::Error) {
-        self.abort_with(Some(Error::Zmq(error)));
+        if self.lifecycle == Lifecycle::Closed {
+            return;
+        }
+        self.finish(Some(Error::Zmq(error)));
     }
 
     // ----- private helpers -----
@@ -547,10 +574,15 @@ impl<B: Backend> Engine<B> {
         Ok(())
     }
 
-    fn flush(&mut self) {
+    /// Sends queued messages until the queue is empty or the socket refuses; returns whether
+    /// any frame was sent.
+    fn flush(&mut self) -> bool {
+        let mut sent_any = false;
         while let Some(head) = self.queue.pop_front() {
-            match self.send_frames(&head, self.head_sent) {
+            let from = self.head_sent;
+            match self.send_frames(&head, from) {
                 Ok(()) => {
+                    sent_any = true;
                     self.head_sent = 0;
                     self.queued_bytes -= head.byte_len();
                     self.progress = true;
@@ -559,15 +591,16 @@ impl<B: Backend> Engine<B> {
                 Err((sent, zmq::Error::EAGAIN)) => {
                     self.head_sent = sent;
                     self.queue.push_front(head);
-                    return;
+                    return sent_any || sent > from;
                 }
                 Err((_, e)) => {
                     self.queue.push_front(head);
                     self.fatal(e);
-                    return;
+                    return sent_any;
                 }
             }
         }
+        sent_any
     }
 
     fn maybe_pause(&mut self) {
