@@ -142,14 +142,21 @@ impl ZmqTransport {
     /// # Ok(()) }
     /// ```
     pub fn write(&self, msg: impl Into<Multipart>) -> Result<()> {
-        let (result, has_events) = {
+        let (result, has_events, driver_has_work) = {
             let mut st = self.shared.lock();
             let r = st.engine.write(msg.into());
-            (r, st.engine.has_events())
+            // Rule 6 wakes the driver after a socket call because the call may have taken a
+            // readiness edge the driver waits for. A send-only socket (PUSH, PUB) whose queue
+            // is empty waits for nothing: it never wants POLLIN, and POLLOUT only matters
+            // once a message is queued, and the write that queues one wakes the driver. So
+            // the common case, a message sent at once, costs no driver wakeup.
+            let send_only = matches!(self.shared.socket_type(), zmq::PUSH | zmq::PUB);
+            let idle = send_only && st.engine.queued_messages() == 0;
+            (r, st.engine.has_events(), !idle)
         };
         if has_events {
             self.shared.dispatch_now(self);
-        } else {
+        } else if driver_has_work {
             self.shared.wake_driver();
         }
         result
