@@ -25,7 +25,7 @@ pub use builder::{default_context, ConnectionBuilder, IntoEndpoints};
 pub use endpoint::{format_tcp_endpoint, resolved_endpoint, tcp_host_to_resolve};
 pub use error::{Error, Result};
 pub use monitor::{decode_monitor_event, MonitorEvent, MonitorEvents, SocketEvent};
-pub use multipart::Multipart;
+pub use multipart::{Multipart, MultipartIter};
 pub use protocol::ZmqProtocol;
 pub use stream::{StreamBuilder, ZmqStream, DEFAULT_EVENTS_BACKLOG};
 pub use transport::ZmqTransport;
