@@ -137,6 +137,44 @@ impl std::fmt::Debug for SocketSpec {
     }
 }
 
+/// The builder methods `ConnectionBuilder` and `StreamBuilder` share: where to bind and
+/// connect, and which socket and context to use. Both keep them in a `spec: SocketSpec`.
+macro_rules! socket_spec_methods {
+    () => {
+        /// Adds endpoints to bind (before any connect).
+        pub fn bind(mut self, endpoints: impl IntoEndpoints) -> Self {
+            self.spec.binds.extend(endpoints.into_endpoints());
+            self
+        }
+
+        /// Adds endpoints to connect (after the binds).
+        pub fn connect(mut self, endpoints: impl IntoEndpoints) -> Self {
+            self.spec.connects.extend(endpoints.into_endpoints());
+            self
+        }
+
+        /// Wraps an existing socket instead of making one; it must be of the type asked for.
+        /// Endpoints it was bound or connected to before are not tracked.
+        ///
+        /// If the socket was not made in [`default_context`](crate::default_context), also
+        /// give its context with [`context`](Self::context): the socket monitor
+        /// ([`ZmqTransport::enable_monitor`](crate::ZmqTransport::enable_monitor)) needs it, and fails with `InvalidArgument` when
+        /// the socket is not in the context it assumed.
+        pub fn zmq_sock(mut self, socket: zmq::Socket) -> Self {
+            self.spec.socket = Some(socket);
+            self
+        }
+
+        /// Makes the socket in this context instead of the process-wide one. With
+        /// [`zmq_sock`](Self::zmq_sock), names the context the given socket belongs to.
+        pub fn context(mut self, ctx: zmq::Context) -> Self {
+            self.spec.context = Some(ctx);
+            self
+        }
+    };
+}
+pub(crate) use socket_spec_methods;
+
 /// Builds a transport/protocol pair; returned by each adapter's `create_zmq_connection`.
 ///
 /// Await it to get `(ZmqTransport, Arc<Mutex<P>>)`. Endpoints are bound first, then
@@ -178,36 +216,7 @@ impl<P: ZmqProtocol> ConnectionBuilder<P> {
         }
     }
 
-    /// Adds endpoints to bind (before any connect).
-    pub fn bind(mut self, endpoints: impl IntoEndpoints) -> Self {
-        self.spec.binds.extend(endpoints.into_endpoints());
-        self
-    }
-
-    /// Adds endpoints to connect (after the binds).
-    pub fn connect(mut self, endpoints: impl IntoEndpoints) -> Self {
-        self.spec.connects.extend(endpoints.into_endpoints());
-        self
-    }
-
-    /// Wraps an existing socket instead of making one; it must be of the type asked for.
-    /// Endpoints it was bound or connected to before are not tracked.
-    ///
-    /// If the socket was not made in [`default_context`], also give its context with
-    /// [`context`](Self::context): the socket monitor
-    /// ([`ZmqTransport::enable_monitor`]) needs it, and fails with `InvalidArgument` when
-    /// the socket is not in the context it assumed.
-    pub fn zmq_sock(mut self, socket: zmq::Socket) -> Self {
-        self.spec.socket = Some(socket);
-        self
-    }
-
-    /// Makes the socket in this context instead of the process-wide one. With
-    /// [`zmq_sock`](Self::zmq_sock), names the context the given socket belongs to.
-    pub fn context(mut self, ctx: zmq::Context) -> Self {
-        self.spec.context = Some(ctx);
-        self
-    }
+    socket_spec_methods!();
 }
 
 impl<P: ZmqProtocol> IntoFuture for ConnectionBuilder<P> {

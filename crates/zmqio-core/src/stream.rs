@@ -58,29 +58,7 @@ impl StreamBuilder {
         }
     }
 
-    /// Adds endpoints to bind (before any connect).
-    pub fn bind(mut self, endpoints: impl IntoEndpoints) -> Self {
-        self.spec.binds.extend(endpoints.into_endpoints());
-        self
-    }
-
-    /// Adds endpoints to connect (after the binds).
-    pub fn connect(mut self, endpoints: impl IntoEndpoints) -> Self {
-        self.spec.connects.extend(endpoints.into_endpoints());
-        self
-    }
-
-    /// Wraps an existing socket instead of making one; it must be of the type asked for.
-    pub fn zmq_sock(mut self, socket: zmq::Socket) -> Self {
-        self.spec.socket = Some(socket);
-        self
-    }
-
-    /// Makes the socket in this context instead of the process-wide one.
-    pub fn context(mut self, ctx: zmq::Context) -> Self {
-        self.spec.context = Some(ctx);
-        self
-    }
+    crate::builder::socket_spec_methods!();
 
     /// Read-side watermarks: reading from the socket pauses while more than `high` bytes
     /// wait to be read, and resumes at `low`. Defaults: 64 KiB and `high / 4`.

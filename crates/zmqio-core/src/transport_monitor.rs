@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
 
-use crate::engine::{Engine, Lifecycle, MonitorReader, Step, ZmqBackend};
+use crate::engine::{retry, Engine, Lifecycle, MonitorReader, Step, ZmqBackend};
 use crate::runtime::{Readiness, Runtime, ZmqFd};
 use crate::{default_context, Error, MonitorEvent, MonitorEvents, Result, ZmqTransport};
 
@@ -381,16 +381,6 @@ fn next_endpoint() -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Retries a libzmq call while it fails with `EINTR`.
-fn retry<T>(mut f: impl FnMut() -> zmq::Result<T>) -> zmq::Result<T> {
-    loop {
-        match f() {
-            Err(zmq::Error::EINTR) => continue,
-            other => return other,
-        }
-    }
 }
 
 #[cfg(test)]

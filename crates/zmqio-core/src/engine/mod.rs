@@ -646,7 +646,7 @@ impl<B> std::fmt::Debug for Engine<B> {
 }
 
 /// Retries a libzmq call while it fails with `EINTR`: that errno never reaches the user.
-fn retry<T>(mut f: impl FnMut() -> zmq::Result<T>) -> zmq::Result<T> {
+pub(crate) fn retry<T>(mut f: impl FnMut() -> zmq::Result<T>) -> zmq::Result<T> {
     loop {
         match f() {
             Err(zmq::Error::EINTR) => continue,
