@@ -262,3 +262,58 @@ scenario! {
         SinkExt::close(&mut push).await.unwrap();
     }
 }
+
+scenario! {
+    async fn stream_monitor_events_arrive_through_read_event() {
+        let mut router = zmqio::create_zmq_stream(zmq::ROUTER)
+            .bind("tcp://127.0.0.1:*")
+            .await
+            .unwrap();
+        let mut dealer = zmqio::create_zmq_stream(zmq::DEALER).await.unwrap();
+        dealer.transport().enable_monitor(None).await.unwrap();
+        dealer.transport().connect(&bound(&router)).await.unwrap();
+        let mut seen = Vec::new();
+        loop {
+            let ev = dealer.read_event().await.unwrap();
+            seen.push(ev.event);
+            if ev.event == zmqio::MonitorEvent::HandshakeSucceeded {
+                break;
+            }
+        }
+        assert!(seen.contains(&zmqio::MonitorEvent::Connected), "{seen:?}");
+        // Messages and events are separate queues: a bounce still works.
+        dealer.write(["ping"]).unwrap();
+        assert_eq!(&router.read().await.unwrap()[1][..], b"ping");
+        assert_eq!(dealer.dropped_events(), 0);
+    }
+}
+
+scenario! {
+    async fn stream_events_backlog_drops_the_oldest() {
+        // Listening, Accepted, HandshakeSucceeded: three events into a backlog of two.
+        let mut router = zmqio::create_zmq_stream(zmq::ROUTER)
+            .events_backlog(Some(2))
+            .await
+            .unwrap();
+        router.transport().enable_monitor(None).await.unwrap();
+        let ep = router.transport().bind("tcp://127.0.0.1:*").await.unwrap();
+        let dealer = zmqio::create_zmq_stream(zmq::DEALER).connect(ep).await.unwrap();
+        dealer.write(["ping"]).unwrap();
+        assert_eq!(&router.read().await.unwrap()[1][..], b"ping");
+        // Nothing signals "an event was dropped": poll the counter (bounded by the watchdog).
+        while router.dropped_events() == 0 {
+            rt::sleep(Duration::from_millis(1)).await;
+        }
+        let first = router.read_event().await.unwrap();
+        assert_ne!(first.event, zmqio::MonitorEvent::Listening, "the oldest was dropped");
+        let second = router.read_event().await.unwrap();
+        assert_eq!(second.event, zmqio::MonitorEvent::HandshakeSucceeded);
+        assert_eq!(router.dropped_events(), 1);
+        // Unbounded backlog keeps everything.
+        let mut all = zmqio::create_zmq_stream(zmq::ROUTER).events_backlog(None).await.unwrap();
+        all.transport().enable_monitor(None).await.unwrap();
+        all.transport().bind("tcp://127.0.0.1:*").await.unwrap();
+        assert_eq!(all.read_event().await.unwrap().event, zmqio::MonitorEvent::Listening);
+        assert_eq!(all.dropped_events(), 0);
+    }
+}
