@@ -329,7 +329,12 @@ impl ZmqStream {
     /// older ones are dropped (see [`dropped_events`](Self::dropped_events)).
     ///
     /// Cancel safe, like [`read`](Self::read). After close: queued events, then the fatal
-    /// error once if there was one, then `Err(Closed)`.
+    /// error once if there was one, then `Err(Closed)`. Events that reached the backlog
+    /// before `disable_monitor()` stay readable: they had been delivered to the stream.
+    ///
+    /// # Caveats
+    ///
+    /// Without `enable_monitor`, this waits until the stream closes.
     ///
     /// ```
     /// # async fn f(mut s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
