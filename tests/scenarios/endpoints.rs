@@ -8,6 +8,7 @@ use zmqio::opt;
 use zmqio::{Error, Multipart};
 use zmqio_tests::{endpoint_of, Ev, Recorder};
 
+use super::recorded_connected;
 use crate::zmqio;
 
 fn set(items: &[&str]) -> BTreeSet<String> {
@@ -77,11 +78,7 @@ scenario! {
             .into_iter()
             .find(|e| e.starts_with("tcp://"))
             .unwrap();
-        let (p, _ev) = Recorder::new();
-        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
-            .connect(tcp.as_str())
-            .await
-            .unwrap();
+        let (push, _ev) = recorded_connected(zmq::PUSH, tcp.as_str()).await;
         assert_eq!(push.connections(), set(&[&tcp]));
         assert_eq!(push.connect("inproc://endpoints-connect").await.unwrap(), "inproc://endpoints-connect");
         assert_eq!(push.connections(), set(&[&tcp, "inproc://endpoints-connect"]));

@@ -20,3 +20,44 @@ mod monitor;
 mod reliability;
 mod stream;
 mod transport;
+
+use std::future::Future;
+use std::time::Duration;
+
+use zmqio_tests::{Events, Recorder};
+
+use crate::{rt, zmqio};
+
+/// `Some(output)` if `fut` finishes within `d`, else `None` (dropping it).
+async fn timeout<F: Future>(d: Duration, fut: F) -> Option<F::Output> {
+    let sleep = rt::sleep(d);
+    futures::pin_mut!(fut);
+    futures::pin_mut!(sleep);
+    match futures::future::select(fut, sleep).await {
+        futures::future::Either::Left((out, _)) => Some(out),
+        futures::future::Either::Right(_) => None,
+    }
+}
+
+/// A transport of type `t` with a fresh [`Recorder`], bound to `tcp://127.0.0.1:*`.
+async fn recorded_bound(t: zmq::SocketType) -> (zmqio::ZmqTransport, Events) {
+    let (p, events) = Recorder::new();
+    let (transport, _) = zmqio::create_zmq_connection(move || p, t)
+        .bind("tcp://127.0.0.1:*")
+        .await
+        .unwrap();
+    (transport, events)
+}
+
+/// A transport of type `t` with a fresh [`Recorder`], connected to `endpoints`.
+async fn recorded_connected(
+    t: zmq::SocketType,
+    endpoints: impl zmqio::IntoEndpoints,
+) -> (zmqio::ZmqTransport, Events) {
+    let (p, events) = Recorder::new();
+    let (transport, _) = zmqio::create_zmq_connection(move || p, t)
+        .connect(endpoints)
+        .await
+        .unwrap();
+    (transport, events)
+}

@@ -30,6 +30,7 @@ use futures::{SinkExt, StreamExt};
 use zmqio_core::{opt, Error, MonitorEvent, Multipart};
 use zmqio_tests::{endpoint_of, Recorder};
 
+use super::{recorded_connected, timeout};
 use crate::{rt, zmqio};
 
 // ----- helpers -----
@@ -39,17 +40,6 @@ fn serial<F: Future<Output = ()> + Send>(name: &str, fut: F) {
     static STRESS: Mutex<()> = Mutex::new(());
     let _one_at_a_time = STRESS.lock().unwrap_or_else(|p| p.into_inner());
     rt::run(name, fut);
-}
-
-/// `Some(output)` if `fut` finishes within `d`, else `None` (dropping it).
-async fn timeout<F: Future>(d: Duration, fut: F) -> Option<F::Output> {
-    let sleep = rt::sleep(d);
-    futures::pin_mut!(fut);
-    futures::pin_mut!(sleep);
-    match futures::future::select(fut, sleep).await {
-        futures::future::Either::Left((out, _)) => Some(out),
-        futures::future::Either::Right(_) => None,
-    }
 }
 
 /// A future that is pending for `n` polls (waking itself each time), then ready: cancels
@@ -639,11 +629,7 @@ scenario! {
             .bind("tcp://127.0.0.1:*")
             .await
             .unwrap();
-        let (p, mut events) = Recorder::new();
-        let (req, _) = zmqio::create_zmq_connection(move || p, zmq::REQ)
-            .connect(bound(&server))
-            .await
-            .unwrap();
+        let (req, mut events) = recorded_connected(zmq::REQ, bound(&server)).await;
         req.write(["first"]).unwrap();
         let request = server.read().await.unwrap();
         assert_eq!(&request[request.len() - 1][..], b"first");

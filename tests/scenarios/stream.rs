@@ -1,23 +1,12 @@
 //! The stream API (`ZmqStream`: read/write/drain, `Stream` + `Sink`) end to end.
 
-use std::future::Future;
 use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use zmqio_core::{Error, Multipart};
 
+use super::timeout;
 use crate::{rt, zmqio};
-
-/// `Some(output)` if `fut` finishes within `d`, else `None` (dropping it).
-async fn timeout<F: Future>(d: Duration, fut: F) -> Option<F::Output> {
-    let sleep = rt::sleep(d);
-    futures::pin_mut!(fut);
-    futures::pin_mut!(sleep);
-    match futures::future::select(fut, sleep).await {
-        futures::future::Either::Left((out, _)) => Some(out),
-        futures::future::Either::Right(_) => None,
-    }
-}
 
 fn bound(s: &zmqio::ZmqStream) -> String {
     s.transport().bindings().into_iter().next().expect("bound")

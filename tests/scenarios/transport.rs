@@ -12,6 +12,7 @@ use zmqio_tests::{
     BIG_FRAME_LEN,
 };
 
+use super::{recorded_bound, recorded_connected};
 use crate::rt;
 use crate::zmqio;
 
@@ -105,17 +106,9 @@ scenario! {
     /// PUB/SUB over tcp: the publisher repeats until the subscription has reached it (the
     /// slow joiner), then only subscribed topics arrive, in order.
     async fn pub_sub_delivers_only_subscribed_topics() {
-        let (p, mut sub_ev) = Recorder::new();
-        let (sub, _) = zmqio::create_zmq_connection(move || p, zmq::SUB)
-            .bind("tcp://127.0.0.1:*")
-            .await
-            .unwrap();
+        let (sub, mut sub_ev) = recorded_bound(zmq::SUB).await;
         sub.subscribe("weather.").unwrap();
-        let (p, _pub_ev) = Recorder::new();
-        let (publ, _) = zmqio::create_zmq_connection(move || p, zmq::PUB)
-            .connect(endpoint_of(&sub))
-            .await
-            .unwrap();
+        let (publ, _pub_ev) = recorded_connected(zmq::PUB, endpoint_of(&sub)).await;
 
         let first = loop {
             publ.write(["sports.", "probe"]).unwrap();
@@ -207,16 +200,8 @@ scenario! {
 scenario! {
     /// One 26-frame x 1000-byte message written 2,000 times arrives intact and in order.
     async fn big_multipart_written_2000_times_arrives_intact() {
-        let (p, mut pull_ev) = Recorder::new();
-        let (pull, _) = zmqio::create_zmq_connection(move || p, zmq::PULL)
-            .bind("tcp://127.0.0.1:*")
-            .await
-            .unwrap();
-        let (p, _push_ev) = Recorder::new();
-        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
-            .connect(endpoint_of(&pull))
-            .await
-            .unwrap();
+        let (pull, mut pull_ev) = recorded_bound(zmq::PULL).await;
+        let (push, _push_ev) = recorded_connected(zmq::PUSH, endpoint_of(&pull)).await;
         assert_eq!(big_message(0).byte_len(), BIG_FRAMES * BIG_FRAME_LEN);
         const N: u32 = 2_000;
         for i in 0..N {
@@ -238,16 +223,8 @@ scenario! {
     /// (`pause_writing`); `close()` then flushes all of them before `connection_lost(None)`,
     /// and every one arrives, intact and in order.
     async fn close_flushes_10000_queued_messages_before_connection_lost() {
-        let (p, mut pull_ev) = Recorder::new();
-        let (pull, _) = zmqio::create_zmq_connection(move || p, zmq::PULL)
-            .bind("tcp://127.0.0.1:*")
-            .await
-            .unwrap();
-        let (p, mut push_ev) = Recorder::new();
-        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
-            .connect(endpoint_of(&pull))
-            .await
-            .unwrap();
+        let (pull, mut pull_ev) = recorded_bound(zmq::PULL).await;
+        let (push, mut push_ev) = recorded_connected(zmq::PUSH, endpoint_of(&pull)).await;
         assert_eq!(push_ev.next().await, Ev::Made);
         const N: u32 = 10_000;
         for i in 0..N {
@@ -285,11 +262,7 @@ scenario! {
     /// only what libzmq had already taken arrives.
     async fn abort_drops_the_write_queue() {
         // The writer is bound and has no peer yet: all 10,000 messages stay queued.
-        let (p, mut push_ev) = Recorder::new();
-        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
-            .bind("tcp://127.0.0.1:*")
-            .await
-            .unwrap();
+        let (push, mut push_ev) = recorded_bound(zmq::PUSH).await;
         assert_eq!(push_ev.next().await, Ev::Made);
         const N: u32 = 10_000;
         for i in 0..N {
@@ -366,11 +339,7 @@ scenario! {
             .bind(ep.as_str())
             .await
             .unwrap();
-        let (p, _push_ev) = Recorder::new();
-        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
-            .connect(ep.as_str())
-            .await
-            .unwrap();
+        let (push, _push_ev) = recorded_connected(zmq::PUSH, ep.as_str()).await;
         push.write(["warm-up"]).unwrap();
         assert_eq!(pull_ev.msg().await, Multipart::from(["warm-up"]));
 
@@ -465,11 +434,7 @@ scenario! {
             let t = pull.clone();
             async move { t.wait_closed().await }
         });
-        let (p, _push_ev) = Recorder::new();
-        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
-            .connect(ep.as_str())
-            .await
-            .unwrap();
+        let (push, _push_ev) = recorded_connected(zmq::PUSH, ep.as_str()).await;
         push.write(["trigger"]).unwrap();
 
         assert_eq!(ev.next().await, Ev::Made);
@@ -520,11 +485,7 @@ scenario! {
         }
         let mut drain = Box::pin(push.drain());
         assert!((&mut drain).now_or_never().is_none(), "no peer yet: nothing can drain");
-        let (p, mut pull_ev) = Recorder::new();
-        let (pull, _) = zmqio::create_zmq_connection(move || p, zmq::PULL)
-            .connect(ep.as_str())
-            .await
-            .unwrap();
+        let (pull, mut pull_ev) = recorded_connected(zmq::PULL, ep.as_str()).await;
         drain.await.unwrap();
         assert!(push.get_write_buffer_size() <= push.get_write_buffer_limits().0);
         for i in 0..100 {
@@ -585,11 +546,7 @@ scenario! {
             .bind(ep.as_str())
             .await
             .unwrap();
-        let (p, mut peer_ev) = Recorder::new();
-        let (peer, _) = zmqio::create_zmq_connection(move || p, zmq::PAIR)
-            .connect(ep.as_str())
-            .await
-            .unwrap();
+        let (peer, mut peer_ev) = recorded_connected(zmq::PAIR, ep.as_str()).await;
         assert_eq!(me_ev.next().await, Ev::Made);
         assert_eq!(peer_ev.msg().await, Multipart::from(["hello"]));
 
