@@ -168,6 +168,15 @@ impl ReadState {
     }
 }
 
+/// What a read of a closed, drained queue returns: the fatal error the first time (if there
+/// was one), `Closed` after that. `reported` remembers the first time, per queue.
+fn end_error(exception: &Option<Error>, reported: &mut bool) -> Error {
+    match exception {
+        Some(e) if !std::mem::replace(reported, true) => e.clone(),
+        _ => Error::Closed,
+    }
+}
+
 fn wake(waker: Option<Waker>) {
     if let Some(w) = waker {
         w.wake();
@@ -312,13 +321,12 @@ impl ZmqStream {
             return Poll::Ready(Ok(msg));
         }
         if st.closed {
-            if !st.exception_read {
-                st.exception_read = true;
-                if let Some(e) = st.exception.clone() {
-                    return Poll::Ready(Err(e));
-                }
-            }
-            return Poll::Ready(Err(Error::Closed));
+            let ReadState {
+                exception,
+                exception_read,
+                ..
+            } = &mut *st;
+            return Poll::Ready(Err(end_error(exception, exception_read)));
         }
         st.read_waker = Some(cx.waker().clone());
         Poll::Pending
@@ -349,13 +357,12 @@ impl ZmqStream {
                 return Poll::Ready(Ok(ev));
             }
             if st.closed {
-                if !st.exception_event_read {
-                    st.exception_event_read = true;
-                    if let Some(e) = st.exception.clone() {
-                        return Poll::Ready(Err(e));
-                    }
-                }
-                return Poll::Ready(Err(Error::Closed));
+                let ReadState {
+                    exception,
+                    exception_event_read,
+                    ..
+                } = &mut *st;
+                return Poll::Ready(Err(end_error(exception, exception_event_read)));
             }
             st.event_waker = Some(cx.waker().clone());
             Poll::Pending
