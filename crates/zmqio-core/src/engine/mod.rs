@@ -52,7 +52,7 @@ use bytes::Bytes;
 
 pub use self::backend::{Backend, ZmqBackend};
 pub use self::monitor::MonitorReader;
-use crate::endpoint;
+use crate::types::endpoint;
 use crate::{Error, Multipart, Result, SocketEvent};
 
 /// Default high watermark of the write queue, in bytes.

@@ -41,12 +41,12 @@ pub use self::engine::{
     EngineCase, Errno, Frames, Harness, Limit, Model, Op, Outcome, ScriptCall, Scripted,
     SocketKind, Target,
 };
-use crate::endpoint::{
+use crate::monitor::{decode_monitor_event, MonitorEvent, SocketEvent};
+use crate::types::endpoint::{
     check_connect_endpoint, check_endpoint_syntax, format_tcp_endpoint, resolved_endpoint,
     tcp_host_to_resolve,
 };
-use crate::monitor::{decode_monitor_event, MonitorEvent, SocketEvent};
-use crate::version::{parse_version, ReleaseLevel, VersionInfo};
+use crate::types::version::{parse_version, ReleaseLevel, VersionInfo};
 use crate::{Error, Result};
 
 /// The check of a fuzz target: panics when the input breaks an invariant.

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::engine::{Backend, Lifecycle};
 use crate::opt::{GetSocketOpt, OptKind, SetSocketOpt};
-use crate::shell::Shared;
+use crate::shell::driver::Shared;
 use crate::{Error, Multipart, Result};
 
 /// The handle to one asynchronous ZeroMQ socket, as in aiozmq's `ZmqTransport`.

@@ -12,7 +12,7 @@ use futures::task::AtomicWaker;
 
 use crate::engine::{Backend, Engine, EngineEvent, Step, ZmqBackend};
 use crate::runtime::{Readiness, Runtime, ZmqFd};
-use crate::transport_monitor::MonitorSlot;
+use crate::shell::monitor::MonitorSlot;
 use crate::{Error, Result, ZmqProtocol, ZmqTransport};
 
 /// Messages received per driver wake before it yields to other tasks.

@@ -8,10 +8,10 @@ use std::task::{Context, Poll, Waker};
 
 use futures::{Sink, Stream};
 
-use crate::builder::SocketSpec;
 use crate::engine::buffer_limits;
 use crate::runtime::Runtime;
-use crate::transport::QueueBound;
+use crate::shell::builder::SocketSpec;
+use crate::shell::transport::QueueBound;
 use crate::{
     shell, Error, IntoEndpoints, Multipart, Result, SocketEvent, ZmqProtocol, ZmqTransport,
 };
@@ -58,7 +58,7 @@ impl StreamBuilder {
         }
     }
 
-    crate::builder::socket_spec_methods!();
+    crate::shell::builder::socket_spec_methods!();
 
     /// Read-side watermarks: reading from the socket pauses while more than `high` bytes
     /// wait to be read, and resumes at `low`. Defaults: 64 KiB and `high / 4`.
