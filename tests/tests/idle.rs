@@ -74,6 +74,10 @@ impl Runtime for CountingRuntime {
             counts: self.0.clone(),
         }));
     }
+
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        TokioRuntime.sleep(duration)
+    }
 }
 
 /// Polls allowed in the quiet window: none are expected; a couple leave room for a late

@@ -57,6 +57,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use async_io::Async;
 use async_std::net::ToSocketAddrs;
@@ -110,6 +111,11 @@ impl Runtime for AsyncStdRuntime {
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
         // Dropping the handle detaches the task.
         drop(async_std::task::spawn(future));
+    }
+
+    /// The runtime's own timer, for the driver's back-off and deadlines.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(async_std::task::sleep(duration))
     }
 }
 

@@ -54,6 +54,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use async_io::Async;
 pub use zmqio_core::*;
@@ -105,6 +106,13 @@ impl Runtime for SmolRuntime {
 
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
         smol::spawn(future).detach();
+    }
+
+    /// The runtime's own timer, for the driver's back-off and deadlines.
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+        Box::pin(async move {
+            async_io::Timer::after(duration).await;
+        })
     }
 }
 

@@ -249,7 +249,7 @@ struct Driver {
 /// simply idle. Only a socket whose `POLLOUT` does not cover the head of its queue ever uses
 /// it; every other socket waits on its fd alone and costs nothing while idle.
 struct Backoff {
-    timer: Option<async_io::Timer>,
+    timer: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     delay: Duration,
 }
 
@@ -270,12 +270,10 @@ impl Backoff {
     }
 
     /// `Ready` once the current delay has passed (then the next delay doubles).
-    fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_elapsed(&mut self, runtime: &dyn Runtime, cx: &mut Context<'_>) -> Poll<()> {
         let delay = self.delay;
-        let timer = self
-            .timer
-            .get_or_insert_with(|| async_io::Timer::after(delay));
-        match Pin::new(timer).poll(cx) {
+        let timer = self.timer.get_or_insert_with(|| runtime.sleep(delay));
+        match timer.as_mut().poll(cx) {
             Poll::Ready(_) => {
                 self.timer = None;
                 self.delay = (self.delay * 2).min(Self::MAX);
@@ -369,7 +367,11 @@ impl Future for Driver {
                     shared.lock().engine.abort_with(Some(Error::from(e)));
                 }
                 Poll::Pending if step == Step::Blocked => {
-                    if this.backoff.poll_elapsed(cx).is_pending() {
+                    if this
+                        .backoff
+                        .poll_elapsed(&**shared.runtime(), cx)
+                        .is_pending()
+                    {
                         return Poll::Pending;
                     }
                 }

@@ -84,6 +84,9 @@ impl ZmqTransport {
     /// #     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
     /// #         std::thread::spawn(move || async_io::block_on(future));
     /// #     }
+    /// #     fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    /// #         Box::pin(async move { async_io::Timer::after(d).await; })
+    /// #     }
     /// # }
     /// use futures::channel::mpsc;
     /// use futures::StreamExt;
@@ -412,6 +415,11 @@ mod tests {
         }
         fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
             thread::spawn(move || async_io::block_on(future));
+        }
+        fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+            Box::pin(async move {
+                async_io::Timer::after(d).await;
+            })
         }
     }
 

@@ -1,8 +1,8 @@
 //! The runtime trait: the two primitives an async runtime lends to zmqio.
 //!
 //! zmqio's shell (transport, stream, driver) is written once, here in the core. A runtime
-//! adapter only has to say how to wait for read readiness of a descriptor and how to spawn a
-//! task. `zmqio-tokio`, `zmqio-smol` and `zmqio-async-std` each implement [`Runtime`] in a few
+//! adapter only has to say how to wait for read readiness of a descriptor, how to spawn a
+//! task and how to sleep. `zmqio-tokio`, `zmqio-smol` and `zmqio-async-std` each implement [`Runtime`] in a few
 //! dozen lines; a program on another executor can do the same.
 //!
 //! # Adding a runtime
@@ -22,6 +22,8 @@
 //! - `poll_read_ready` returns `Ready` once per readiness edge and forgets it; spurious
 //!   `Ready`s are harmless, a lost one is a hang.
 //! - `spawn` must run the driver to completion even if nobody awaits it.
+//! - `sleep` must return a timer of the runtime's own: the core has no clock and starts no
+//!   reactor of its own, so a tokio program never runs async-io's, nor the other way round.
 //!
 //! This example runs zmqio on the smallest executor there is, one thread per task blocking
 //! on it with async-io's `block_on`, and async-io's reactor:
@@ -32,6 +34,7 @@
 //! use std::pin::Pin;
 //! use std::sync::Arc;
 //! use std::task::{Context, Poll};
+//! use std::time::Duration;
 //!
 //! use zmqio_core::runtime::{Readiness, Runtime, ZmqFd};
 //! use zmqio_core::{ConnectionBuilder, ZmqProtocol, ZmqTransport, Multipart};
@@ -52,6 +55,11 @@
 //!     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
 //!         // A thread per task: the simplest executor there is.
 //!         std::thread::spawn(move || async_io::block_on(future));
+//!     }
+//!     fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+//!         Box::pin(async move {
+//!             async_io::Timer::after(duration).await;
+//!         })
 //!     }
 //! }
 //!
@@ -90,8 +98,9 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
-/// What a runtime adapter provides: descriptor registration and task spawning.
+/// What a runtime adapter provides: descriptor registration, task spawning and a timer.
 pub trait Runtime: Send + Sync + 'static {
     /// Registers a socket's `ZMQ_FD` with the reactor, for **read readiness only** (rule 1 of
     /// the `ZMQ_FD` rules). The registration must never read, write or close the descriptor;
@@ -101,6 +110,16 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Spawns the socket's driver task. It must run to completion even if nobody awaits it.
     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>);
+
+    /// A future that completes once `duration` has passed, on the runtime's own timer.
+    ///
+    /// The driver uses it only where no readiness edge can be relied on: the back-off retry
+    /// of a socket whose `POLLOUT` does not cover the head of its queue ([`Step::Blocked`]),
+    /// and deadlines such as a close's `LINGER`. Created and polled from inside the runtime
+    /// (from the driver task).
+    ///
+    /// [`Step::Blocked`]: crate::engine::Step::Blocked
+    fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 }
 
 /// A descriptor registered for read readiness.
