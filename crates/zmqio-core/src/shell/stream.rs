@@ -97,6 +97,9 @@ impl IntoFuture for StreamBuilder {
                 transport: None,
             };
             let (transport, _) = shell::start(&self.runtime, engine, protocol)?;
+            // What left libzmq before a close is a queued read: a close keeps it (nobody
+            // else holds the transport yet, so no close came before this).
+            transport.shared().lock().keep_received = true;
             Ok(ZmqStream { transport, state })
         })
     }
@@ -120,7 +123,9 @@ struct ReadState {
     bytes: usize,
     low: usize,
     high: usize,
-    /// Whether this stream paused the transport's reading (read-side backpressure).
+    /// Whether this stream paused the transport's reading (read-side backpressure). The
+    /// engine keeps this pause apart from the user's `pause_reading`: neither lifts the
+    /// other.
     paused: bool,
     events: VecDeque<SocketEvent>,
     backlog: Option<usize>,
@@ -154,16 +159,16 @@ impl ReadState {
         }
     }
 
-    /// Pauses or resumes the transport's reading to match the queued bytes. Called with the
-    /// state locked so a pause and a resume can never cross.
+    /// Sets or clears the transport's backpressure pause to match the queued bytes. Called
+    /// with the state locked so a pause and a resume can never cross. The user's own
+    /// `pause_reading`/`resume_reading` is a separate pause, untouched here.
     fn apply_backpressure(&mut self, transport: &ZmqTransport) {
         if !self.paused && self.bytes > self.high {
-            if transport.pause_reading().is_ok() {
-                self.paused = true;
-            }
+            self.paused = true;
+            transport.set_read_backpressure(true);
         } else if self.paused && self.bytes <= self.low {
             self.paused = false;
-            let _ = transport.resume_reading();
+            transport.set_read_backpressure(false);
         }
     }
 }
@@ -252,7 +257,9 @@ impl ZmqProtocol for StreamProtocol {
 ///
 /// Incoming messages are queued for [`read`](Self::read) (or the `Stream`); while more than
 /// the read high watermark waits, reading from the socket pauses, so a slow reader pushes
-/// back on the peer through libzmq's HWM instead of growing memory. Writes go through the
+/// back on the peer through libzmq's HWM instead of growing memory. This pause is the
+/// stream's own: `stream.transport().pause_reading()` / `resume_reading()` are a separate
+/// pause, and the socket is read only while neither is set. Writes go through the
 /// transport's write queue.
 ///
 /// Dropping the stream closes it (queued writes are still flushed).
@@ -406,6 +413,11 @@ impl ZmqStream {
     }
 
     /// Closes the stream: queued writes are flushed, queued reads stay readable.
+    ///
+    /// Queued reads are everything zmqio took out of libzmq before this call, including
+    /// messages the driver received and had not yet handed to the stream: [`read`](Self::read)
+    /// returns them all, in order, then `Err(Closed)`. Messages still inside libzmq are
+    /// dropped with the socket. Never blocks.
     ///
     /// ```
     /// # fn f(s: &zmqio_core::ZmqStream) {
