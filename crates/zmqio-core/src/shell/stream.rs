@@ -509,7 +509,8 @@ impl Stream for ZmqStream {
 impl Sink<Multipart> for ZmqStream {
     type Error = Error;
 
-    /// Ready while the write queue holds at most the high watermark.
+    /// Ready while the write queue holds at most the high watermark; `Err` once the stream
+    /// is closing or lost (with the fatal error from the moment the transport is lost).
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.transport.poll_queue_at_most(cx, QueueBound::High)
     }
@@ -518,7 +519,8 @@ impl Sink<Multipart> for ZmqStream {
         self.transport.write(item)
     }
 
-    /// Ready once the write queue is empty (every message handed to libzmq).
+    /// Ready once the write queue is empty (every message handed to libzmq); `Err` once the
+    /// stream is closing or lost, as [`poll_ready`](Self::poll_ready).
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.transport.poll_queue_at_most(cx, QueueBound::Empty)
     }
