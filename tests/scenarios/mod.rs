@@ -15,6 +15,7 @@ macro_rules! scenario {
     };
 }
 
+mod delivery;
 mod endpoints;
 mod monitor;
 mod reliability;

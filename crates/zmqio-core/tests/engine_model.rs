@@ -187,6 +187,9 @@ fn op(sub: bool) -> BoxedStrategy<Op> {
         1 => Just(Op::TakeProgress),
         1 => prop_oneof![Just(Op::Close), Just(Op::Abort), errno().prop_map(Op::Fatal)],
         1 => Just(Op::TakeBackend),
+        2 => any::<bool>().prop_map(Op::SetReadBackpressure),
+        1 => Just(Op::CloseKeepingReceived),
+        3 => Just(Op::TakePauseWriting),
     ]
     .boxed()
 }

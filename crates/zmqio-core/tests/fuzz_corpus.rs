@@ -143,6 +143,42 @@ fn seeds() -> Vec<Seed> {
     let recv = |result| Script(ScriptCall::Recv, result);
     vec![
         engine(
+            "two-read-pauses",
+            SocketKind::Pair,
+            vec![
+                SetReadBackpressure(true),
+                ready(None, 2, 8),
+                PauseReading,
+                SetReadBackpressure(false),
+                ready(None, 1, 8),
+                ResumeReading,
+                ready(None, 0, 8),
+                Poll(1),
+                CloseKeepingReceived,
+                ready(None, 1, 8),
+                Poll(0),
+            ],
+        ),
+        engine(
+            "pause-taken-inline",
+            SocketKind::Dealer,
+            vec![
+                SetWriteLimits {
+                    high: Some(Limit::Small(4)),
+                    low: Some(Limit::Small(0)),
+                },
+                SetWritable(false),
+                ready(None, 1, 8),
+                frames(&[8]),
+                TakePauseWriting,
+                ready(Some(true), 0, 8),
+                SetWritable(false),
+                frames(&[8]),
+                TakePauseWriting,
+                Poll(0),
+            ],
+        ),
+        engine(
             "queue-then-flush",
             SocketKind::Dealer,
             vec![

@@ -1,9 +1,10 @@
 //! The sans-IO engine: the state of one socket and the rules for driving it.
 //!
 //! [`Engine`] owns a [`Backend`] (the socket) and all pure state: the write queue with its
-//! watermarks, the read-pause flag, the subscription set, the bind and connect sets and the
-//! lifecycle. It never blocks, never waits and knows no clock or runtime; the async shell
-//! ([`ZmqTransport`](crate::ZmqTransport) and its driver) does the waiting.
+//! watermarks, the two read pauses (the user's and backpressure's), the subscription set,
+//! the bind and connect sets and the lifecycle. It never blocks, never waits and knows no
+//! clock or runtime; the async shell ([`ZmqTransport`](crate::ZmqTransport) and its driver)
+//! does the waiting.
 //!
 //! # Calling contract
 //!
@@ -141,11 +142,17 @@ pub struct Engine<B> {
     low: usize,
     high: usize,
     writing_paused: bool,
+    /// Reading paused by the user (`pause_reading`).
     reading_paused: bool,
+    /// Reading paused by the shell's read-side backpressure (a stream's full read buffer);
+    /// independent of `reading_paused`: the socket is read only while neither is set.
+    read_backpressure: bool,
     subscriptions: BTreeSet<Bytes>,
     bindings: BTreeSet<String>,
     connections: BTreeSet<String>,
     events: VecDeque<EngineEvent>,
+    /// The error the transport was lost with, once it is [`Lifecycle::Closed`].
+    lost_error: Option<Error>,
     /// Set when something a `drain()`/`wait_closed()` waiter cares about changed.
     progress: bool,
 }
@@ -165,10 +172,12 @@ impl<B: Backend> Engine<B> {
             high,
             writing_paused: false,
             reading_paused: false,
+            read_backpressure: false,
             subscriptions: BTreeSet::new(),
             bindings: BTreeSet::new(),
             connections: BTreeSet::new(),
             events: VecDeque::new(),
+            lost_error: None,
             progress: false,
         }
     }
@@ -205,9 +214,24 @@ impl<B: Backend> Engine<B> {
         self.writing_paused
     }
 
-    /// Whether reading is paused.
+    /// Whether reading is paused by [`pause_reading`](Self::pause_reading) (the user's
+    /// pause; see also [`is_read_backpressured`](Self::is_read_backpressured)).
     pub fn is_reading_paused(&self) -> bool {
         self.reading_paused
+    }
+
+    /// Whether reading is paused by [`set_read_backpressure`](Self::set_read_backpressure).
+    pub fn is_read_backpressured(&self) -> bool {
+        self.read_backpressure
+    }
+
+    /// The fatal error the transport was lost with: `Some` once it is
+    /// [`Lifecycle::Closed`] by a fatal error (or an abort that carried one), `None` while
+    /// it is open or closing and after a plain close or abort. This is the one place the
+    /// outcome is kept: `drain()`, the `Sink` and `wait_closed()` all read it, so they see
+    /// the error as soon as the transport is lost, before `ConnectionLost` is delivered.
+    pub fn lost_error(&self) -> Option<&Error> {
+        self.lost_error.as_ref()
     }
 
     /// The resolved endpoints bound through this engine.
@@ -252,6 +276,28 @@ impl<B: Backend> Engine<B> {
     /// Whether [`poll_event`](Self::poll_event) has something.
     pub fn has_events(&self) -> bool {
         !self.events.is_empty()
+    }
+
+    /// Takes the first pending `PauseWriting` out of the event queue, unless a
+    /// `ResumeWriting` is pending before it; returns whether it took one. Every other event
+    /// stays queued, in order.
+    ///
+    /// This is how the shell delivers `pause_writing` inside the user's `write()` while
+    /// every other event waits for the driver: a pause may overtake pending messages and
+    /// monitor events (they are independent of the write side), but never a pending
+    /// resume, so the protocol still sees pause and resume alternate.
+    pub fn take_pause_writing(&mut self) -> bool {
+        for (i, event) in self.events.iter().enumerate() {
+            match event {
+                EngineEvent::PauseWriting => {
+                    self.events.remove(i);
+                    return true;
+                }
+                EngineEvent::ResumeWriting => return false,
+                _ => {}
+            }
+        }
+        false
     }
 
     /// Takes the backend out once the engine is [`Lifecycle::Closed`], so the caller can close
@@ -375,16 +421,14 @@ impl<B: Backend> Engine<B> {
     /// Starts a graceful close: reading stops at once (queued, undelivered messages are
     /// dropped), the write queue is flushed, then `ConnectionLost(None)`. Idempotent.
     pub fn close(&mut self) {
-        if self.lifecycle != Lifecycle::Open {
-            return;
-        }
-        self.lifecycle = Lifecycle::Closing;
-        self.progress = true;
-        self.events
-            .retain(|e| !matches!(e, EngineEvent::Message(_)));
-        if self.queue.is_empty() {
-            self.finish(None);
-        }
+        self.close_with(false);
+    }
+
+    /// Like [`close`](Self::close), but messages already received and not yet polled stay
+    /// queued and are polled before `ConnectionLost`: they have left the socket, so for a
+    /// reader that drains a buffer (a stream) they count as received. Idempotent.
+    pub fn close_keeping_received(&mut self) {
+        self.close_with(true);
     }
 
     /// Closes at once: drops the write queue, then `ConnectionLost(None)`. Never emits
@@ -403,6 +447,15 @@ impl<B: Backend> Engine<B> {
         // contract), no monitor event.
         self.events.clear();
         self.finish(error);
+    }
+
+    /// Sets or clears the read-side backpressure pause (a stream's full read buffer). It is
+    /// independent of [`pause_reading`](Self::pause_reading): the socket is read only while
+    /// neither pause is set, so a user's `resume_reading` never lifts backpressure and
+    /// backpressure ending never lifts a user's pause. Never an error; after close it only
+    /// records the flag.
+    pub fn set_read_backpressure(&mut self, on: bool) {
+        self.read_backpressure = on;
     }
 
     /// Stops reading from the socket; writes keep flowing.
@@ -524,7 +577,22 @@ impl<B: Backend> Engine<B> {
     // ----- private helpers -----
 
     fn reading_allowed(&self) -> bool {
-        self.lifecycle == Lifecycle::Open && !self.reading_paused
+        self.lifecycle == Lifecycle::Open && !self.reading_paused && !self.read_backpressure
+    }
+
+    fn close_with(&mut self, keep_received: bool) {
+        if self.lifecycle != Lifecycle::Open {
+            return;
+        }
+        self.lifecycle = Lifecycle::Closing;
+        self.progress = true;
+        if !keep_received {
+            self.events
+                .retain(|e| !matches!(e, EngineEvent::Message(_)));
+        }
+        if self.queue.is_empty() {
+            self.finish(None);
+        }
     }
 
     fn require_sub(&self, what: &str) -> Result<()> {
@@ -627,6 +695,7 @@ impl<B: Backend> Engine<B> {
         self.drop_queue();
         self.lifecycle = Lifecycle::Closed;
         self.progress = true;
+        self.lost_error = error.clone();
         self.events.push_back(EngineEvent::ConnectionLost(error));
     }
 }
@@ -641,6 +710,7 @@ impl<B> std::fmt::Debug for Engine<B> {
             .field("limits", &(self.low, self.high))
             .field("writing_paused", &self.writing_paused)
             .field("reading_paused", &self.reading_paused)
+            .field("read_backpressure", &self.read_backpressure)
             .finish_non_exhaustive()
     }
 }

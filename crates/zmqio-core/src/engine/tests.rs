@@ -1046,3 +1046,100 @@ fn subscription_calls_after_close_are_closed_even_without_a_change() {
     assert_eq!(e.subscribe(b"topic"), Err(Error::Closed));
     assert_eq!(e.unsubscribe(b"absent"), Err(Error::Closed));
 }
+
+// ----- the two read pauses, the lost error, the inline pause, close keeping received -----
+
+/// The user's pause and backpressure are independent: resuming one never lifts the other.
+#[test]
+fn user_pause_and_backpressure_are_independent() {
+    let mut e = engine(zmq::PULL);
+    e.set_read_backpressure(true);
+    fake(&mut e).push_incoming(msg(&["1"]));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    assert_eq!(events(&mut e), vec![]);
+    // The user may pause and resume while backpressure holds: reading stays stopped.
+    e.pause_reading().unwrap();
+    e.resume_reading().unwrap();
+    assert!(e.is_read_backpressured() && !e.is_reading_paused());
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    assert_eq!(events(&mut e), vec![]);
+    // Backpressure ending does not lift the user's pause.
+    e.pause_reading().unwrap();
+    e.set_read_backpressure(false);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    assert_eq!(events(&mut e), vec![]);
+    e.resume_reading().unwrap();
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    assert_eq!(events(&mut e), vec![EngineEvent::Message(msg(&["1"]))]);
+}
+
+/// The fatal error is kept where every waiter can read it, before `ConnectionLost` is
+/// polled; a plain close or abort keeps none.
+#[test]
+fn lost_error_is_recorded_when_the_transport_is_lost() {
+    let mut e = engine(zmq::DEALER);
+    assert_eq!(e.lost_error(), None);
+    e.fatal(zmq::Error::EFSM);
+    assert_eq!(e.lost_error(), Some(&Error::Zmq(zmq::Error::EFSM)));
+    // A later abort (a panicking connection_lost, say) keeps the first outcome.
+    e.abort_with(Some(Error::Closed));
+    assert_eq!(e.lost_error(), Some(&Error::Zmq(zmq::Error::EFSM)));
+
+    let mut e = engine(zmq::DEALER);
+    e.close();
+    assert_eq!(e.lifecycle(), Lifecycle::Closed);
+    assert_eq!(e.lost_error(), None);
+}
+
+/// `take_pause_writing` takes a pause ahead of messages, never ahead of a pending resume.
+#[test]
+fn take_pause_writing_overtakes_messages_but_not_a_resume() {
+    let mut e = engine(zmq::DEALER);
+    e.set_write_limits(Some(4), Some(0)).unwrap();
+    fake(&mut e).push_incoming(msg(&["in"]));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["12345"])).unwrap();
+    assert!(e.take_pause_writing());
+    assert!(!e.take_pause_writing());
+    assert_eq!(events(&mut e), vec![EngineEvent::Message(msg(&["in"]))]);
+
+    // Flushed (resume pending, undelivered), then paused again: both stay, in order.
+    fake(&mut e).set_writable(true);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["12345"])).unwrap();
+    assert!(!e.take_pause_writing());
+    assert_eq!(
+        events(&mut e),
+        vec![EngineEvent::ResumeWriting, EngineEvent::PauseWriting]
+    );
+}
+
+/// `close_keeping_received` keeps the messages already received, ahead of
+/// `ConnectionLost`, and receives nothing more; `close` drops them.
+#[test]
+fn close_keeping_received_keeps_what_left_the_socket() {
+    for keep in [true, false] {
+        let mut e = engine(zmq::PULL);
+        for m in ["0", "1", "2"] {
+            fake(&mut e).push_incoming(msg(&[m]));
+        }
+        assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+        assert_eq!(e.poll_event(), Some(EngineEvent::Message(msg(&["0"]))));
+        fake(&mut e).push_incoming(msg(&["still in the socket"]));
+        if keep {
+            e.close_keeping_received();
+        } else {
+            e.close();
+        }
+        assert_eq!(e.handle_readiness(BUDGET), Step::Closed);
+        let mut want = Vec::new();
+        if keep {
+            want.push(EngineEvent::Message(msg(&["1"])));
+            want.push(EngineEvent::Message(msg(&["2"])));
+        }
+        want.push(EngineEvent::ConnectionLost(None));
+        assert_eq!(events(&mut e), want, "keep = {keep}");
+    }
+}

@@ -380,6 +380,13 @@ pub enum Op {
     Fatal(Errno),
     /// `take_backend` (only gives the backend once closed).
     TakeBackend,
+    /// `set_read_backpressure(on)`: the read-side pause of a stream, independent of
+    /// `pause_reading`.
+    SetReadBackpressure(bool),
+    /// `close_keeping_received`: a close whose received, unpolled messages stay queued.
+    CloseKeepingReceived,
+    /// `take_pause_writing` (the pause the shell delivers inside `write`).
+    TakePauseWriting,
 }
 
 /// One fuzz input of the `engine_ops` target: a socket kind and the operations.
@@ -672,10 +679,12 @@ pub struct Model {
     high: usize,
     writing_paused: bool,
     reading_paused: bool,
+    read_backpressure: bool,
     subscriptions: BTreeSet<Bytes>,
     bindings: BTreeSet<String>,
     connections: BTreeSet<String>,
     events: VecDeque<EngineEvent>,
+    lost_error: Option<Error>,
     progress: bool,
     backend_taken: bool,
     fake: FakeModel,
@@ -696,6 +705,7 @@ impl fmt::Debug for Model {
             .field("limits", &(self.low, self.high))
             .field("writing_paused", &self.writing_paused)
             .field("reading_paused", &self.reading_paused)
+            .field("read_backpressure", &self.read_backpressure)
             .field("pending_events", &self.events.len())
             .field("sent", &self.fake.sent.len())
             .field("inbox", &self.fake.inbox.len())
@@ -717,10 +727,12 @@ impl Model {
             high: DEFAULT_HIGH_WATER,
             writing_paused: false,
             reading_paused: false,
+            read_backpressure: false,
             subscriptions: BTreeSet::new(),
             bindings: BTreeSet::new(),
             connections: BTreeSet::new(),
             events: VecDeque::new(),
+            lost_error: None,
             progress: false,
             backend_taken: false,
             fake: FakeModel::new(),
@@ -740,9 +752,14 @@ impl Model {
         self.lifecycle
     }
 
-    /// Whether the reading is paused.
+    /// Whether the reading is paused (by the user).
     pub fn is_reading_paused(&self) -> bool {
         self.reading_paused
+    }
+
+    /// Whether the reading is paused by read-side backpressure.
+    pub fn is_read_backpressured(&self) -> bool {
+        self.read_backpressure
     }
 
     /// The predicted queued bytes.
@@ -863,6 +880,28 @@ impl Model {
                 self.backend_taken |= taken;
                 Outcome::Flag(taken)
             }
+            Op::SetReadBackpressure(on) => {
+                self.read_backpressure = on;
+                Outcome::Nothing
+            }
+            Op::CloseKeepingReceived => {
+                self.close_keeping(true);
+                Outcome::Nothing
+            }
+            Op::TakePauseWriting => {
+                // The first pause, unless a resume is pending before it.
+                let first = self.events.iter().position(|e| {
+                    matches!(e, EngineEvent::PauseWriting | EngineEvent::ResumeWriting)
+                });
+                let taken = match first {
+                    Some(i) if self.events[i] == EngineEvent::PauseWriting => {
+                        self.events.remove(i);
+                        true
+                    }
+                    _ => false,
+                };
+                Outcome::Flag(taken)
+            }
         };
     }
 
@@ -952,7 +991,9 @@ impl Model {
                 send_blocked = !self.flush();
                 continue;
             }
-            let reading = self.lifecycle == Lifecycle::Open && !self.reading_paused;
+            let reading = self.lifecycle == Lifecycle::Open
+                && !self.reading_paused
+                && !self.read_backpressure;
             if !(pollin && reading) {
                 // POLLOUT with a refused head: retry after a back-off, not only on the fd.
                 if send_blocked && pollout && !self.queue.is_empty() {
@@ -1124,13 +1165,21 @@ impl Model {
     }
 
     fn close(&mut self) {
+        self.close_keeping(false);
+    }
+
+    /// `close`, or with `keep_received` `close_keeping_received`: received messages not yet
+    /// polled stay queued, ahead of `ConnectionLost`.
+    fn close_keeping(&mut self, keep_received: bool) {
         if self.lifecycle != Lifecycle::Open {
             return;
         }
         self.lifecycle = Lifecycle::Closing;
         self.progress = true;
-        self.events
-            .retain(|e| !matches!(e, EngineEvent::Message(_)));
+        if !keep_received {
+            self.events
+                .retain(|e| !matches!(e, EngineEvent::Message(_)));
+        }
         if self.queue.is_empty() {
             self.finish(None);
         }
@@ -1161,6 +1210,7 @@ impl Model {
         self.head_sent = 0;
         self.lifecycle = Lifecycle::Closed;
         self.progress = true;
+        self.lost_error = error.clone();
         self.events.push_back(EngineEvent::ConnectionLost(error));
     }
 }
@@ -1191,6 +1241,9 @@ pub struct Harness {
     /// may be delivered after that. (After a fatal error, the messages received before it
     /// still are.)
     reading_over: bool,
+    /// Set by `close_keeping_received` on an open transport: how many messages may be
+    /// delivered in all (those delivered or received by then), none received later.
+    deliverable: Option<usize>,
     /// Set once `abort` or `fatal` was called while not closed, or a fatal error happened:
     /// queued messages may then be dropped.
     dropped_queue: bool,
@@ -1227,6 +1280,7 @@ impl Harness {
             lost_delivered: 0,
             lost_error: None,
             reading_over: false,
+            deliverable: None,
             dropped_queue: false,
             writable: true,
             checked_sent: Cell::new(0),
@@ -1380,6 +1434,25 @@ impl Harness {
                 }
                 Outcome::Flag(gave)
             }
+            Op::SetReadBackpressure(on) => {
+                self.engine.set_read_backpressure(on);
+                Outcome::Nothing
+            }
+            Op::CloseKeepingReceived => {
+                if self.engine.lifecycle() == Lifecycle::Open && self.deliverable.is_none() {
+                    // What the engine took out of the fake so far may still be delivered.
+                    self.deliverable = Some(self.arrived.len() - self.fake().inbox_len());
+                }
+                self.engine.close_keeping_received();
+                Outcome::Nothing
+            }
+            Op::TakePauseWriting => {
+                let taken = self.engine.take_pause_writing();
+                if taken {
+                    self.deliver(&[EngineEvent::PauseWriting]);
+                }
+                Outcome::Flag(taken)
+            }
         };
 
         assert!(
@@ -1432,6 +1505,11 @@ impl Harness {
                         !self.reading_over,
                         "message delivered after close/abort: {msg:?}"
                     );
+                    assert!(
+                        self.deliverable
+                            .map_or(true, |n| self.delivered_messages < n),
+                        "message received after close_keeping_received: {msg:?}"
+                    );
                     assert_eq!(
                         Some(msg),
                         self.arrived.get(self.delivered_messages),
@@ -1466,7 +1544,8 @@ impl Harness {
                 let can_send = self.writable && e.queued_messages() > 0;
                 let can_recv = fake.inbox_len() > 0
                     && e.lifecycle() == Lifecycle::Open
-                    && !e.is_reading_paused();
+                    && !e.is_reading_paused()
+                    && !e.is_read_backpressured();
                 // With POLLOUT and a queue left, a send must have been refused in this call
                 // (the engine then says Blocked: retry after a back-off, not only on the fd).
                 assert!(
@@ -1512,6 +1591,19 @@ impl Harness {
             model.reading_paused,
             "reading paused"
         );
+        assert_eq!(
+            e.is_read_backpressured(),
+            model.read_backpressure,
+            "read backpressure"
+        );
+        assert_eq!(e.lost_error(), model.lost_error.as_ref(), "lost error");
+        if e.lifecycle() != Lifecycle::Closed {
+            assert_eq!(
+                e.lost_error(),
+                None,
+                "an error before the transport was lost"
+            );
+        }
         assert_eq!(e.bindings(), &model.bindings, "bindings");
         assert_eq!(e.connections(), &model.connections, "connections");
         match e.subscriptions() {
@@ -1618,6 +1710,9 @@ impl Harness {
         step(Op::SetWritable(true), model, self);
         if model.is_reading_paused() {
             step(Op::ResumeReading, model, self);
+        }
+        if model.is_read_backpressured() {
+            step(Op::SetReadBackpressure(false), model, self);
         }
         self.drive(model);
         step(Op::Poll(0), model, self);

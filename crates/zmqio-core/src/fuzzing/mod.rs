@@ -104,7 +104,7 @@ fn tag(out: &mut Vec<u8>, index: usize, n: usize) {
     out.extend_from_slice(&t.to_le_bytes());
 }
 
-const OP_VARIANTS: usize = 23;
+const OP_VARIANTS: usize = 26;
 
 fn encode_op(out: &mut Vec<u8>, op: &Op) {
     let variant = |out: &mut Vec<u8>, index| tag(out, index, OP_VARIANTS);
@@ -208,6 +208,12 @@ fn encode_op(out: &mut Vec<u8>, op: &Op) {
             tag(out, errno as usize, ERRNO_VARIANTS);
         }
         Op::TakeBackend => variant(out, 22),
+        Op::SetReadBackpressure(on) => {
+            variant(out, 23);
+            out.push(on.into());
+        }
+        Op::CloseKeepingReceived => variant(out, 24),
+        Op::TakePauseWriting => variant(out, 25),
     }
 }
 

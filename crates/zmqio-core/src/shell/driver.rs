@@ -1,11 +1,43 @@
 //! The async shell's shared state and driver: what runs the engine for one transport.
+//!
+//! # Who delivers which callback
+//!
+//! The driver task delivers every callback, with one exception: `pause_writing` runs inside
+//! the user's `write()` / `set_write_buffer_limits()` that crossed the high watermark, when
+//! the protocol is free at that moment ([`Shared::deliver_pause_now`]). A pause delivered
+//! there may overtake messages and monitor events still queued for the driver (they do not
+//! depend on the write side), but never a queued `resume_writing`, so pause and resume
+//! always alternate. Everything else a user call causes (a `resume_writing` from new limits,
+//! the `connection_lost` of a fatal send) stays queued in the engine and is delivered by the
+//! driver, which the call wakes.
+//!
+//! # Locks, and the order they are taken in
+//!
+//! - the **protocol lock** (`Mutex<P>`, the one the user also gets from the builder): held
+//!   by whoever delivers callbacks, for the whole delivery loop;
+//! - the **state lock** ([`Shared::lock`]): the engine and everything here; held only for
+//!   short, non-blocking stretches, never while a callback runs, so a callback may call any
+//!   method of its own transport.
+//!
+//! The order is protocol lock, then state lock (a stream's read buffer sits between them:
+//! its protocol takes the buffer lock inside callbacks, and the buffer's backpressure takes
+//! the state lock). Nothing takes the protocol lock while holding the state lock; user
+//! commands take the state lock, release it, and only then *try* the protocol lock (for an
+//! inline pause), so a user holding the protocol lock never deadlocks with the driver.
+//!
+//! A message's delivery is marked in the state (`message_in_flight`) from the moment the
+//! dispatcher takes it from the engine, under the state lock, until its `msg_received`
+//! returns. `close()`/`abort()` close the engine under the same lock and then wait for a
+//! marked delivery on another thread to end, which is what makes "no `msg_received` begins
+//! once `close()` has returned" hold across threads.
 
 use std::any::Any;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Waker};
+use std::thread::{self, ThreadId};
 use std::time::Duration;
 
 use futures::task::AtomicWaker;
@@ -21,6 +53,8 @@ const RECV_BUDGET: usize = 256;
 /// The state behind every clone of a transport, shared with its driver.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// Signalled when a message delivery ends while a `close()`/`abort()` waits for it.
+    message_delivered: Condvar,
     /// The driver's waker: woken after every user call that touched the socket (rule 6).
     driver: AtomicWaker,
     socket_type: zmq::SocketType,
@@ -36,8 +70,14 @@ pub(crate) struct State {
     pub(crate) engine: Engine<ZmqBackend>,
     /// `drain()` and `wait_closed()` futures waiting for progress.
     waiters: Vec<Waker>,
-    /// Set once `connection_lost` was delivered, with its argument.
-    lost: Option<Option<Error>>,
+    /// The thread delivering a `msg_received` right now: set under this lock when the
+    /// message is taken from the engine, cleared under it once the callback returned.
+    message_in_flight: Option<ThreadId>,
+    /// How many `close()`/`abort()` calls wait for `message_in_flight` to clear.
+    message_waiters: usize,
+    /// Whether a close keeps the messages already received (a stream: they are queued
+    /// reads) instead of dropping them (a protocol: no `msg_received` after `close()`).
+    pub(crate) keep_received: bool,
     /// Set once the socket is closed (or the driver is gone).
     finalized: bool,
     /// The socket monitor, when enabled.
@@ -63,20 +103,24 @@ impl State {
         }
     }
 
-    /// `Some(result)` once the transport is finished and its socket closed.
+    /// `Some(outcome)` once the transport is finished and its socket closed: the error it
+    /// was lost with, as the engine recorded it (so the outcome is right even when
+    /// `connection_lost` could not be delivered, see [`Driver::finalize`]).
     pub(crate) fn closed_result(&self) -> Option<Option<Error>> {
-        match (&self.lost, self.finalized) {
-            (Some(lost), true) => Some(lost.clone()),
-            (None, true) => Some(None),
-            _ => None,
-        }
+        self.finalized.then(|| self.engine.lost_error().cloned())
     }
 
-    /// The error a `drain()` gets once the transport is no longer open.
+    /// The error a `drain()` or the `Sink` gets once the transport is no longer open: the
+    /// fatal error from the moment the engine recorded it, else `Closed`.
     pub(crate) fn closed_error(&self) -> Error {
-        match &self.lost {
-            Some(Some(e)) => e.clone(),
-            _ => Error::Closed,
+        self.engine.lost_error().cloned().unwrap_or(Error::Closed)
+    }
+
+    /// Ends the message delivery of the current thread; wakes a `close()` waiting for it.
+    fn end_message_delivery(&mut self, shared: &Shared) {
+        self.message_in_flight = None;
+        if self.message_waiters > 0 {
+            shared.message_delivered.notify_all();
         }
     }
 }
@@ -101,21 +145,74 @@ impl Shared {
         self.driver.wake();
     }
 
-    /// Delivers pending events from outside the driver if the protocol is free right now;
-    /// otherwise leaves them to the driver.
-    pub(crate) fn dispatch_now(&self, transport: &ZmqTransport) {
+    /// Called by a user command (`write`, `set_write_buffer_limits`) that left events
+    /// pending: delivers a pending `pause_writing` here, inside the user's call, if the
+    /// protocol is free right now, and wakes the driver for everything else.
+    ///
+    /// Only `pause_writing` runs inside a user's call (aiozmq's rule, DESIGN.md "where
+    /// callbacks run"): every other callback comes from the driver, so a caller holding a
+    /// lock that `msg_received` also takes cannot deadlock itself. The pause may overtake
+    /// messages and monitor events still queued, never a queued `resume_writing`
+    /// ([`Engine::take_pause_writing`]). If the protocol is locked (a callback runs on
+    /// another thread, or the user holds it, or this call comes from inside a callback),
+    /// the pause too is left to the driver, which delivers it right after the current
+    /// callback.
+    pub(crate) fn deliver_pause_now(&self, transport: &ZmqTransport) {
         if let Some(p) = self.protocol.upgrade() {
-            p.dispatch(transport, false);
+            p.deliver_pause(transport);
         }
         self.wake_driver();
     }
+
+    /// `close()` (`abort == false`) or `abort()` from a user: starts closing, wakes the
+    /// driver, then waits until no `msg_received` is being delivered on another thread, so
+    /// that none begins once this returns.
+    ///
+    /// The wait is for a callback already running (or taken from the engine and about to
+    /// run); messages still queued are dropped by the engine's close. It is skipped when this
+    /// thread is the one delivering (a `close()` from inside `msg_received`), and for a
+    /// stream, whose close keeps what was received instead (see `State::keep_received`).
+    pub(crate) fn close(&self, abort: bool) {
+        let mut st = self.lock();
+        match (abort, st.keep_received) {
+            (true, _) => st.engine.abort(),
+            (false, true) => st.engine.close_keeping_received(),
+            (false, false) => st.engine.close(),
+        }
+        self.wake_driver();
+        if st.keep_received {
+            return;
+        }
+        let me = thread::current().id();
+        while st.message_in_flight.is_some_and(|t| t != me) {
+            st.message_waiters += 1;
+            st = self
+                .message_delivered
+                .wait(st)
+                .unwrap_or_else(|p| p.into_inner());
+            st.message_waiters -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// A test hook run by the dispatcher between taking a message from the engine and
+    /// calling `msg_received`: the window a concurrent `close()` must not slip through.
+    pub(crate) static BEFORE_MESSAGE: std::cell::RefCell<Option<Box<dyn FnMut()>>> =
+        std::cell::RefCell::new(None);
 }
 
 /// Delivers engine events to a protocol. Implemented for `Mutex<P>`.
 pub(crate) trait Dispatch: Send + Sync {
-    /// Delivers every pending event. With `blocking == false`, returns `false` at once if the
-    /// protocol is locked (by a callback in progress or by the user).
+    /// Delivers every pending event, in order (the driver's job). With `blocking == false`,
+    /// returns `false` at once if the protocol is locked (by a callback in progress or by
+    /// the user).
     fn dispatch(&self, transport: &ZmqTransport, blocking: bool) -> bool;
+
+    /// Delivers a pending `pause_writing` if the protocol is free right now (see
+    /// [`Shared::deliver_pause_now`]); leaves every other event queued.
+    fn deliver_pause(&self, transport: &ZmqTransport);
 }
 
 impl<P: ZmqProtocol> Dispatch for Mutex<P> {
@@ -130,28 +227,49 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
             }
         };
         let shared = transport.shared();
+        let me = thread::current().id();
+        // Whether the last event delivered was a message whose delivery is still marked
+        // (ended under the next lock, to take the state lock once per message).
+        let mut message_marked = false;
         loop {
             let (event, delivery) = {
                 let mut st = shared.lock();
+                if std::mem::take(&mut message_marked) {
+                    st.end_message_delivery(shared);
+                }
                 let Some(event) = st.engine.poll_event() else {
                     return true;
                 };
-                // `disable_monitor` on another thread waits for this delivery to end.
+                // A `close()` on another thread waits for this delivery to end, and
+                // `disable_monitor` for a monitor event's.
                 let delivery = match event {
                     EngineEvent::SocketEvent(_) => Some(st.monitor.begin_delivery()),
+                    EngineEvent::Message(_) => {
+                        st.message_in_flight = Some(me);
+                        message_marked = true;
+                        None
+                    }
                     _ => None,
                 };
                 (event, delivery)
             };
-            let lost = match &event {
-                EngineEvent::ConnectionLost(e) => Some(e.clone()),
-                _ => None,
-            };
+            let lost = matches!(event, EngineEvent::ConnectionLost(_));
+            #[cfg(test)]
+            if message_marked {
+                BEFORE_MESSAGE.with(|hook| {
+                    if let Some(hook) = hook.borrow_mut().as_mut() {
+                        hook();
+                    }
+                });
+            }
             let result = catch_unwind(AssertUnwindSafe(|| deliver(&mut *guard, event)));
-            if result.is_ok() && lost.is_none() && delivery.is_none() {
+            if result.is_ok() && !lost && delivery.is_none() {
                 continue;
             }
             let mut st = shared.lock();
+            if std::mem::take(&mut message_marked) {
+                st.end_message_delivery(shared);
+            }
             if let Some(delivery) = delivery {
                 st.monitor.end_delivery(delivery);
             }
@@ -160,10 +278,27 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
                     .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
                 shared.wake_driver();
             }
-            if let Some(lost) = lost {
-                st.lost = Some(lost);
+            if lost {
                 st.wake_waiters();
             }
+        }
+    }
+
+    fn deliver_pause(&self, transport: &ZmqTransport) {
+        let mut guard = match self.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        let shared = transport.shared();
+        if !shared.lock().engine.take_pause_writing() {
+            return;
+        }
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| guard.pause_writing())) {
+            shared
+                .lock()
+                .engine
+                .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
         }
     }
 }
@@ -207,10 +342,13 @@ pub(crate) fn start<P: ZmqProtocol>(
         state: Mutex::new(State {
             engine,
             waiters: Vec::new(),
-            lost: None,
+            message_in_flight: None,
+            message_waiters: 0,
+            keep_received: false,
             finalized: false,
             monitor: MonitorSlot::default(),
         }),
+        message_delivered: Condvar::new(),
         driver: AtomicWaker::new(),
         socket_type,
         protocol: Arc::downgrade(&dyn_protocol),
@@ -238,6 +376,32 @@ pub(crate) fn start<P: ZmqProtocol>(
 
 /// The task that runs one transport's engine: waits on `ZMQ_FD`, calls the engine, delivers
 /// its events, closes the socket at the end.
+///
+/// # One poll
+///
+/// 1. Register the waker in `Shared::driver` first, so that a user call on another thread
+///    that touches the socket after this point wakes this task (rule 6), and no wake-up
+///    falls between the work below and the wait at the end.
+/// 2. Under the state lock: drain the monitor PAIR (before the socket: a failing PAIR ends
+///    the engine, which then says `Closed`), then [`Engine::handle_readiness`]: read
+///    `ZMQ_EVENTS`, flush and receive until it shows no wanted bit or the receive budget is
+///    spent. Wake `drain()`/`wait_closed()` waiters if the engine reports progress (the
+///    queue shrank, the lifecycle changed). Received messages and other events are now
+///    queued in the engine.
+/// 3. With the state lock released, deliver every queued event in order
+///    ([`Dispatch::dispatch`], blocking on the protocol lock: a user holding it only
+///    delays the driver). Callbacks run without the state lock, so they may call their
+///    transport; whatever they cause (a write, a close) is seen by the next pass.
+/// 4. Act on the [`Step`] from 2: `Closed` finalizes (deregister the fd, close the socket,
+///    mark finished, wake waiters) and ends the task; `Again` (budget spent) wakes itself
+///    and yields, for fairness, without waiting on the fd; `Idle` waits on `ZMQ_FD` and the
+///    monitor's fd; `Blocked` (the head of the queue was refused despite `POLLOUT`) also
+///    arms the back-off timer. A ready fd loops to 2 at once instead of returning: it only
+///    means "`ZMQ_EVENTS` may have changed", and polling it again consumed the readiness.
+///
+/// Waiting happens only right after step 2 read `ZMQ_EVENTS` without a wanted bit, and
+/// every callback of step 3 that touched the socket went through a transport method that
+/// woke this task, so the task is polled again: no edge is lost (rules 3, 6 and 7).
 struct Driver {
     transport: ZmqTransport,
     protocol: Arc<dyn Dispatch>,
@@ -287,6 +451,13 @@ impl Backoff {
 impl Driver {
     /// Deregisters the fd, then closes the socket (rule 9), then wakes every waiter.
     /// `deliver` says whether a `connection_lost` still pending goes to the protocol.
+    ///
+    /// The pending `connection_lost` is delivered only if the protocol lock is free: this
+    /// also runs from `Drop` when the runtime drops the task (a tokio runtime shutting down),
+    /// possibly on a thread that holds the protocol lock itself, and blocking there could
+    /// hang the shutdown. So at runtime shutdown `connection_lost` is skipped when the user
+    /// holds the protocol lock; `wait_closed()` and `drain()` still report the real outcome,
+    /// which the engine recorded when the transport was lost ([`State::closed_result`]).
     fn finalize(&mut self, deliver: bool) {
         drop(self.readiness.take());
         let shared = self.transport.shared();

@@ -24,14 +24,20 @@
 //!    [`Engine::handle_readiness`](crate::engine::Engine::handle_readiness), which reads
 //!    `ZMQ_EVENTS`, flushes and receives until `ZMQ_EVENTS` shows no wanted bit (or the
 //!    receive budget is spent), and wakes `drain()`/`wait_closed()` waiters on progress;
-//! 3. with the lock released, delivers the engine's events to the protocol, so a callback may
-//!    call any method of its own transport;
+//! 3. with the lock released, delivers the engine's events to the protocol, in order, under
+//!    the protocol's mutex, so a callback may call any method of its own transport;
 //! 4. acts on the [`Step`](crate::engine::Step): `Again` yields and polls itself again;
 //!    `Closed` deregisters the fd, closes the socket and ends; `Idle` waits on `ZMQ_FD` and
 //!    the monitor's fd; `Blocked` waits on them and on a back-off timer as well.
 //!
 //! Waiting is only ever done right after `ZMQ_EVENTS` was read with no wanted bit, so an edge
 //! consumed by that read cannot be lost (rules 3 and 7).
+//!
+//! Callbacks come from the driver only, except `pause_writing`, which runs inside the
+//! `write()` (or `set_write_buffer_limits()`) that crossed the high watermark when the
+//! protocol is free. Locks are taken in one order: the protocol's mutex, then the state lock;
+//! `close()`/`abort()` wait for a `msg_received` running on another thread to return, so that
+//! none begins after they return. The [`driver`] module docs say how and why.
 
 pub(crate) mod builder;
 pub(crate) mod driver;
@@ -42,3 +48,6 @@ pub(crate) mod stream;
 pub(crate) mod transport;
 
 pub(crate) use driver::start;
+
+#[cfg(test)]
+mod tests;

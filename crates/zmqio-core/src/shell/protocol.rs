@@ -4,12 +4,16 @@ use crate::{Error, Multipart, SocketEvent, ZmqTransport};
 
 /// The callbacks a transport makes, as in aiozmq's `ZmqProtocol`.
 ///
-/// All methods have empty defaults. Callbacks run on the transport's driver task (and
-/// `pause_writing` may run inside the `write` call that crossed the high watermark), one at a
-/// time, with the protocol's mutex held. They may call any method of their own transport
-/// (`write`, `close`, `abort`, ...) without deadlock. A callback that panics aborts the
-/// transport: `connection_lost(Some(Error::CallbackPanicked(..)))` follows and every pending
-/// future resolves.
+/// All methods have empty defaults. Callbacks run on the transport's driver task, one at a
+/// time, with the protocol's mutex held. The one exception is `pause_writing`, which runs
+/// inside the `write` (or `set_write_buffer_limits`) call that crossed the high watermark,
+/// on the caller's thread, when the protocol's mutex is free; no other callback ever runs
+/// inside a user's call, so calling `write` while holding a lock that `msg_received` takes
+/// is safe. Callbacks may call any method of their own transport (`write`, `close`,
+/// `abort`, ...) without deadlock. Once `close()` or `abort()` has returned, on whatever
+/// thread, no `msg_received` begins. A callback that panics aborts the transport:
+/// `connection_lost(Some(Error::CallbackPanicked(..)))` follows and every pending future
+/// resolves.
 ///
 /// # Example
 ///
@@ -40,7 +44,12 @@ pub trait ZmqProtocol: Send + 'static {
     }
 
     /// The transport is finished: `None` after `close()` (once the queue is flushed) or
-    /// `abort()`, `Some(error)` after a fatal error. Called exactly once, last.
+    /// `abort()`, `Some(error)` after a fatal error. Called at most once, last.
+    ///
+    /// It is called exactly once unless the runtime drops the transport's driver task
+    /// (a tokio runtime shutting down) while the protocol's mutex is held elsewhere: then the
+    /// socket is closed without it rather than block the shutdown.
+    /// [`ZmqTransport::wait_closed`] reports the outcome either way.
     fn connection_lost(&mut self, exc: Option<Error>) {
         let _ = exc;
     }

@@ -97,6 +97,9 @@ impl IntoFuture for StreamBuilder {
                 transport: None,
             };
             let (transport, _) = shell::start(&self.runtime, engine, protocol)?;
+            // What left libzmq before a close is a queued read: a close keeps it (nobody
+            // else holds the transport yet, so no close came before this).
+            transport.shared().lock().keep_received = true;
             Ok(ZmqStream { transport, state })
         })
     }
@@ -120,7 +123,9 @@ struct ReadState {
     bytes: usize,
     low: usize,
     high: usize,
-    /// Whether this stream paused the transport's reading (read-side backpressure).
+    /// Whether this stream paused the transport's reading (read-side backpressure). The
+    /// engine keeps this pause apart from the user's `pause_reading`: neither lifts the
+    /// other.
     paused: bool,
     events: VecDeque<SocketEvent>,
     backlog: Option<usize>,
@@ -154,16 +159,16 @@ impl ReadState {
         }
     }
 
-    /// Pauses or resumes the transport's reading to match the queued bytes. Called with the
-    /// state locked so a pause and a resume can never cross.
+    /// Sets or clears the transport's backpressure pause to match the queued bytes. Called
+    /// with the state locked so a pause and a resume can never cross. The user's own
+    /// `pause_reading`/`resume_reading` is a separate pause, untouched here.
     fn apply_backpressure(&mut self, transport: &ZmqTransport) {
         if !self.paused && self.bytes > self.high {
-            if transport.pause_reading().is_ok() {
-                self.paused = true;
-            }
+            self.paused = true;
+            transport.set_read_backpressure(true);
         } else if self.paused && self.bytes <= self.low {
             self.paused = false;
-            let _ = transport.resume_reading();
+            transport.set_read_backpressure(false);
         }
     }
 }
@@ -252,7 +257,9 @@ impl ZmqProtocol for StreamProtocol {
 ///
 /// Incoming messages are queued for [`read`](Self::read) (or the `Stream`); while more than
 /// the read high watermark waits, reading from the socket pauses, so a slow reader pushes
-/// back on the peer through libzmq's HWM instead of growing memory. Writes go through the
+/// back on the peer through libzmq's HWM instead of growing memory. This pause is the
+/// stream's own: `stream.transport().pause_reading()` / `resume_reading()` are a separate
+/// pause, and the socket is read only while neither is set. Writes go through the
 /// transport's write queue.
 ///
 /// Dropping the stream closes it (queued writes are still flushed).
@@ -407,6 +414,11 @@ impl ZmqStream {
 
     /// Closes the stream: queued writes are flushed, queued reads stay readable.
     ///
+    /// Queued reads are everything zmqio took out of libzmq before this call, including
+    /// messages the driver received and had not yet handed to the stream: [`read`](Self::read)
+    /// returns them all, in order, then `Err(Closed)`. Messages still inside libzmq are
+    /// dropped with the socket. Never blocks.
+    ///
     /// ```
     /// # fn f(s: &zmqio_core::ZmqStream) {
     /// s.close();
@@ -497,7 +509,8 @@ impl Stream for ZmqStream {
 impl Sink<Multipart> for ZmqStream {
     type Error = Error;
 
-    /// Ready while the write queue holds at most the high watermark.
+    /// Ready while the write queue holds at most the high watermark; `Err` once the stream
+    /// is closing or lost (with the fatal error from the moment the transport is lost).
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.transport.poll_queue_at_most(cx, QueueBound::High)
     }
@@ -506,7 +519,8 @@ impl Sink<Multipart> for ZmqStream {
         self.transport.write(item)
     }
 
-    /// Ready once the write queue is empty (every message handed to libzmq).
+    /// Ready once the write queue is empty (every message handed to libzmq); `Err` once the
+    /// stream is closing or lost, as [`poll_ready`](Self::poll_ready).
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.transport.poll_queue_at_most(cx, QueueBound::Empty)
     }

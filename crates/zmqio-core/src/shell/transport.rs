@@ -135,6 +135,15 @@ impl ZmqTransport {
     /// one). Returns `Err(Closed)` after `close()`; a fatal send error is returned and also
     /// ends the transport.
     ///
+    /// `pause_writing` is the only callback that may run inside this call; every other one
+    /// (`msg_received`, `resume_writing`, `event_received`, `connection_lost`) comes from the
+    /// driver task, never from here. So calling `write` while holding a lock that those
+    /// callbacks take is safe. The pause is delivered here only if the protocol is not
+    /// locked at that moment (otherwise the driver delivers it right after), and only if no
+    /// `resume_writing` is still waiting to be delivered before it (then the driver delivers
+    /// both, in order); it may come before messages that arrived earlier and are still
+    /// waiting for the driver.
+    ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
     /// t.write(["identity", "", "body"])?;          // three frames
@@ -155,7 +164,7 @@ impl ZmqTransport {
             (r, st.engine.has_events(), !idle)
         };
         if has_events {
-            self.shared.dispatch_now(self);
+            self.shared.deliver_pause_now(self);
         } else if driver_has_work {
             self.shared.wake_driver();
         }
@@ -165,6 +174,21 @@ impl ZmqTransport {
     /// Starts closing: no more `msg_received`, the write queue is flushed, then
     /// `connection_lost(None)`, then the socket is closed. Idempotent.
     ///
+    /// Once `close()` has returned, no `msg_received` begins, on any thread: messages that
+    /// arrived and were not delivered yet are dropped, and if the driver is delivering one
+    /// on another thread right now, `close()` waits until that callback returns. Called from
+    /// inside `msg_received` of this transport, it does not wait for that callback.
+    ///
+    /// On a stream's transport ([`ZmqStream::transport`](crate::ZmqStream::transport)),
+    /// messages already taken from libzmq are kept for the stream's reader instead (see
+    /// [`ZmqStream::close`](crate::ZmqStream::close)).
+    ///
+    /// # Caveats
+    ///
+    /// Because of that wait, do not call `close()` while holding a lock that this
+    /// transport's `msg_received` takes, from outside that callback: the callback could
+    /// never finish. (Holding the protocol's own mutex is fine: no callback runs then.)
+    ///
     /// ```
     /// # async fn f(t: zmqio_core::ZmqTransport) {
     /// t.close();
@@ -173,12 +197,14 @@ impl ZmqTransport {
     /// # }
     /// ```
     pub fn close(&self) {
-        self.shared.lock().engine.close();
-        self.shared.wake_driver();
+        self.shared.close(false);
     }
 
     /// Closes at once: drops the write queue, `connection_lost(None)`, closes the socket.
     /// Never calls `resume_writing`. Idempotent.
+    ///
+    /// Like [`close`](Self::close), once `abort()` has returned no `msg_received` begins (it
+    /// waits for one running on another thread, with the same caveat).
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) {
@@ -186,8 +212,7 @@ impl ZmqTransport {
     /// # }
     /// ```
     pub fn abort(&self) {
-        self.shared.lock().engine.abort();
-        self.shared.wake_driver();
+        self.shared.close(true);
     }
 
     /// Whether `close()` or `abort()` was called or the transport was lost.
@@ -213,8 +238,9 @@ impl ZmqTransport {
     }
 
     /// Sets the write watermarks: high defaults to 64 KiB (or `4 * low`), low to `high / 4`;
-    /// `high < low` is `InvalidArgument`. Applies at once (may fire `pause_writing` or
-    /// `resume_writing`).
+    /// `high < low` is `InvalidArgument`. Applies at once: `pause_writing` may fire inside
+    /// this call (as in [`write`](Self::write)); `resume_writing`, like every other
+    /// callback, comes from the driver task.
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
@@ -230,7 +256,7 @@ impl ZmqTransport {
             (r, st.engine.has_events())
         };
         if has_events {
-            self.shared.dispatch_now(self);
+            self.shared.deliver_pause_now(self);
         }
         result
     }
@@ -249,6 +275,11 @@ impl ZmqTransport {
     /// Stops delivering messages; writes keep flowing. `InvalidState` if already paused or
     /// closing.
     ///
+    /// This pause is the user's own: on a stream's transport it is independent of the
+    /// stream's read-side backpressure. The socket is read only while neither is paused, so
+    /// the stream resuming itself never lifts this pause, and
+    /// [`resume_reading`](Self::resume_reading) never lifts the stream's.
+    ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
     /// t.pause_reading()?;
@@ -260,8 +291,9 @@ impl ZmqTransport {
         self.shared.lock().engine.pause_reading()
     }
 
-    /// Whether reading is paused (by [`pause_reading`](Self::pause_reading), or by a stream's
-    /// read-side backpressure).
+    /// Whether the socket is not being read: paused by
+    /// [`pause_reading`](Self::pause_reading), or by a stream's read-side backpressure, or
+    /// both. (`resume_reading` undoes only the first.)
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) {
@@ -269,11 +301,22 @@ impl ZmqTransport {
     /// # }
     /// ```
     pub fn is_reading_paused(&self) -> bool {
-        self.shared.lock().engine.is_reading_paused()
+        let st = self.shared.lock();
+        st.engine.is_reading_paused() || st.engine.is_read_backpressured()
+    }
+
+    /// Sets or clears a stream's read-side backpressure pause (independent of the user's
+    /// `pause_reading`); clearing it wakes the driver to re-check `ZMQ_EVENTS` (rule 6).
+    pub(crate) fn set_read_backpressure(&self, on: bool) {
+        self.shared.lock().engine.set_read_backpressure(on);
+        if !on {
+            self.shared.wake_driver();
+        }
     }
 
     /// Resumes delivering messages, including those that arrived meanwhile (no new traffic
-    /// needed). `InvalidState` if not paused; a no-op once closing.
+    /// needed). `InvalidState` if not paused; a no-op once closing. Undoes only
+    /// [`pause_reading`](Self::pause_reading): a stream's backpressure pause stays.
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
@@ -408,7 +451,8 @@ impl ZmqTransport {
     /// Waits until the write queue holds at most the low watermark.
     ///
     /// `Ok` at once when it already does. `Err` with the fatal error if the transport is lost
-    /// first, or `Err(Closed)` if it is closing or closed.
+    /// first (from the moment it is lost, whether or not `connection_lost` has run yet), or
+    /// `Err(Closed)` if it is closing or closed.
     ///
     /// ```
     /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
@@ -447,7 +491,14 @@ impl ZmqTransport {
     }
 
     /// Waits until the transport is finished and its socket closed; resolves with the
-    /// argument `connection_lost` got.
+    /// argument `connection_lost` got: `None` after `close()` or `abort()`, the fatal error
+    /// after one.
+    ///
+    /// The outcome is the one the transport recorded when it was lost, so it is right even
+    /// if `connection_lost` was never delivered: when the runtime drops the driver task (a
+    /// tokio runtime shutting down) while the protocol's mutex is held elsewhere, the socket
+    /// is still closed but `connection_lost` is skipped rather than block the shutdown; this
+    /// still resolves, with the real outcome.
     ///
     /// ```
     /// # async fn f(t: zmqio_core::ZmqTransport) {
