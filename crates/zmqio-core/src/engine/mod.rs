@@ -236,8 +236,8 @@ impl<B: Backend> Engine<B> {
         self.backend.as_ref()
     }
 
-    /// Returns and clears the flag that something `drain()` or `wait_closed()` waits for
-    /// (queue shrinking, lifecycle change) happened.
+    /// Returns and clears the flag that something `drain()`, a `Sink` or `wait_closed()`
+    /// waits for (queue shrinking, lifecycle change, a raised watermark) happened.
     pub fn take_progress(&mut self) -> bool {
         std::mem::take(&mut self.progress)
     }
@@ -360,8 +360,15 @@ impl<B: Backend> Engine<B> {
 
     /// Sets the write watermarks (see [`buffer_limits`]) and applies them to the queue at
     /// once.
+    ///
+    /// Raising either watermark may satisfy a waiter without the queue changing (a `drain()`
+    /// waits for the low one, a `Sink` for the high one), so a raise sets the
+    /// [progress](Self::take_progress) flag: any change a waiter waits for wakes it.
     pub fn set_write_limits(&mut self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         let (low, high) = buffer_limits(high, low)?;
+        if low > self.low || high > self.high {
+            self.progress = true;
+        }
         self.low = low;
         self.high = high;
         // Once closed, `ConnectionLost` is the last event: nothing may follow it.

@@ -399,6 +399,30 @@ fn set_write_limits_applies_at_once() {
     assert_eq!(fake(&mut e).calls(Call::Send), 1);
 }
 
+/// Issue 11.1: a `drain()` waits for the low watermark and a `Sink` for the high one; raising
+/// them satisfies the waiter with no send at all, so the raise itself must say "progress"
+/// (with no peer, nothing else ever would).
+#[test]
+fn raising_the_watermarks_is_progress_for_waiters() {
+    let mut e = engine(zmq::PUSH);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&[&"x".repeat(100)])).unwrap();
+    e.take_progress();
+    // Lowering satisfies no waiter.
+    e.set_write_limits(Some(50), Some(10)).unwrap();
+    assert!(!e.take_progress());
+    // Raising high (a Sink waits for queued <= high) is progress.
+    e.set_write_limits(Some(1000), Some(10)).unwrap();
+    assert!(e.take_progress());
+    // Raising low (drain waits for queued <= low) is progress.
+    e.set_write_limits(Some(1000), Some(500)).unwrap();
+    assert!(e.take_progress());
+    // The same limits again change nothing; a rejected change neither.
+    e.set_write_limits(Some(1000), Some(500)).unwrap();
+    assert!(e.set_write_limits(Some(1), Some(2)).is_err());
+    assert!(!e.take_progress());
+}
+
 // ----- close -----
 
 #[test]

@@ -1023,6 +1023,10 @@ impl Model {
         if high < low {
             return Err(Error::invalid_argument("high < low"));
         }
+        // A raised watermark may satisfy a `drain()` or a `Sink` waiting for it.
+        if low > self.low || high > self.high {
+            self.progress = true;
+        }
         self.low = low;
         self.high = high;
         // Nothing is emitted once `ConnectionLost` is out.

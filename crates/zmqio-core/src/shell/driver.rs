@@ -51,7 +51,7 @@ impl State {
         }
     }
 
-    fn wake_waiters_on_progress(&mut self) {
+    pub(crate) fn wake_waiters_on_progress(&mut self) {
         if self.engine.take_progress() {
             self.wake_waiters();
         }

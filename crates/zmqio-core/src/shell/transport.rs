@@ -214,7 +214,8 @@ impl ZmqTransport {
 
     /// Sets the write watermarks: high defaults to 64 KiB (or `4 * low`), low to `high / 4`;
     /// `high < low` is `InvalidArgument`. Applies at once (may fire `pause_writing` or
-    /// `resume_writing`).
+    /// `resume_writing`), and wakes a pending [`drain`](Self::drain) or `Sink` that the new
+    /// watermarks satisfy.
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
@@ -227,6 +228,8 @@ impl ZmqTransport {
         let (result, has_events) = {
             let mut st = self.shared.lock();
             let r = st.engine.set_write_limits(high, low);
+            // Raised watermarks may satisfy a pending `drain()` or `Sink::poll_ready`.
+            st.wake_waiters_on_progress();
             (r, st.engine.has_events())
         };
         if has_events {
