@@ -11,7 +11,9 @@
 //!
 //! - **getters** (`queued_bytes`, `write_limits`, `bindings`, ...) only read;
 //! - **user commands** (`write`, `close`, `abort`, `pause_reading`, `bind`, `subscribe`, ...)
-//!   change state and may call the socket;
+//!   change state and may call the socket; a command made from another task than the
+//!   driver's must wake the driver (`ZMQ_FD` rule 6), and [`write`](Engine::write), the hot
+//!   one, says in its [`Written`] whether it has to;
 //! - the **input** [`handle_readiness`](Engine::handle_readiness), to call whenever the
 //!   socket's `ZMQ_FD` fired, after any user command, and whenever it returned
 //!   [`Step::Again`];
@@ -71,6 +73,40 @@ pub enum EngineEvent {
     SocketEvent(SocketEvent),
     /// The transport is finished; `Some` carries the fatal error. Always the last event.
     ConnectionLost(Option<Error>),
+}
+
+/// What [`Engine::write`] did, and whether the driver must be woken for it (`ZMQ_FD` rule 6).
+///
+/// Rule 6 says: wake the driver after a user call that touched the socket from another
+/// task, because the call may have consumed the readiness edge the driver waits on (rule 3).
+/// The driver waits on `ZMQ_FD` only for what it wants: `POLLIN` while the socket can
+/// receive and reading is allowed, `POLLOUT` while the write queue is not empty. So a write
+/// must wake it exactly when it made a socket call *and* the driver may be waiting for an edge
+/// that call could have taken:
+///
+/// - a message behind a non-empty queue made no socket call: the driver already waits for
+///   `POLLOUT` and nothing it waits for changed (`wake_driver == false`);
+/// - a message refused at once (`EAGAIN`) is the queue's first: the driver must now wait for
+///   `POLLOUT`, and the refused send may have taken its edge (`wake_driver == true`);
+/// - a message sent at once leaves the queue empty, so the driver wants no `POLLOUT`; it
+///   still may want `POLLIN`, whose edge the send may have taken, unless the socket type
+///   never receives: PUSH and PUB (`wake_driver == false` for those only). The common case
+///   of a send-only socket, a message handed to libzmq at once, so costs no driver wake-up.
+///
+/// A `write` that fails with [`Error::Zmq`] touched the socket too: wake the driver then
+/// (after a fatal error it also has a `ConnectionLost` to deliver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Whether the message waits in the write queue (libzmq did not take it yet).
+    pub queued: bool,
+    /// Whether the driver must be woken to read `ZMQ_EVENTS` again (see the type docs).
+    pub wake_driver: bool,
+}
+
+/// Whether a socket of this type ever receives: PUSH and PUB never do, so their driver never
+/// waits for `POLLIN` (see [`Written`]).
+pub fn socket_receives(socket_type: zmq::SocketType) -> bool {
+    !matches!(socket_type, zmq::PUSH | zmq::PUB)
 }
 
 /// What the driver should do after [`Engine::handle_readiness`].
@@ -333,16 +369,28 @@ impl<B: Backend> Engine<B> {
     /// Writes a message: tries to send it at once when the queue is empty, otherwise (or on
     /// `EAGAIN`) queues it whole. An empty message is a no-op. Any other send error is fatal:
     /// it is returned and the transport is lost with it.
-    pub fn write(&mut self, msg: Multipart) -> Result<()> {
+    ///
+    /// On success, [`Written`] says whether the message was queued and whether the driver
+    /// must be woken (`ZMQ_FD` rule 6, argued in [`Written`]'s docs).
+    pub fn write(&mut self, msg: Multipart) -> Result<Written> {
         if self.lifecycle != Lifecycle::Open {
             return Err(Error::Closed);
         }
         if msg.is_empty() {
-            return Ok(());
+            return Ok(Written {
+                queued: false,
+                wake_driver: false,
+            });
         }
-        if self.queue.is_empty() {
+        let touched_socket = self.queue.is_empty();
+        if touched_socket {
             match self.send_frames(&msg, 0) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    return Ok(Written {
+                        queued: false,
+                        wake_driver: socket_receives(self.socket_type),
+                    })
+                }
                 Err((sent, zmq::Error::EAGAIN)) => {
                     self.head_sent = sent;
                 }
@@ -355,7 +403,10 @@ impl<B: Backend> Engine<B> {
         self.queued_bytes += msg.byte_len();
         self.queue.push_back(msg);
         self.maybe_pause();
-        Ok(())
+        Ok(Written {
+            queued: true,
+            wake_driver: touched_socket,
+        })
     }
 
     /// Sets the write watermarks (see [`buffer_limits`]) and applies them to the queue at

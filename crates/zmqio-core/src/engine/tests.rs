@@ -824,6 +824,41 @@ fn failed_subscribe_records_nothing() {
 
 // ----- the ZMQ_FD rules -----
 
+/// Rule 6, for `write` (issue 11.14): the driver is woken exactly when the write made a
+/// socket call that may have taken an edge the driver waits for.
+#[test]
+fn write_says_when_the_driver_must_be_woken() {
+    let written = |queued, wake_driver| Written {
+        queued,
+        wake_driver,
+    };
+    for socket_type in [
+        zmq::PUSH,
+        zmq::PUB,
+        zmq::DEALER,
+        zmq::ROUTER,
+        zmq::PAIR,
+        zmq::XPUB,
+    ] {
+        let receives = !matches!(socket_type, zmq::PUSH | zmq::PUB);
+        assert_eq!(socket_receives(socket_type), receives, "{socket_type:?}");
+        let mut e = engine(socket_type);
+        // Nothing to send: no socket call.
+        assert_eq!(e.write(Multipart::new()), Ok(written(false, false)));
+        // Sent at once: the queue stays empty, so only a socket that receives has a driver
+        // waiting for an edge (POLLIN) the send may have taken.
+        assert_eq!(e.write(msg(&["a"])), Ok(written(false, receives)));
+        // Refused: the first queued message; the driver must now wait for POLLOUT.
+        fake(&mut e).set_writable(false);
+        assert_eq!(e.write(msg(&["b"])), Ok(written(true, true)));
+        // Behind a queued message: no socket call, nothing new for the driver.
+        let sends = fake(&mut e).calls(Call::Send);
+        assert_eq!(e.write(msg(&["c"])), Ok(written(true, false)));
+        assert_eq!(fake(&mut e).calls(Call::Send), sends);
+        e.abort();
+    }
+}
+
 /// Rule 3: after every libzmq call the engine reads `ZMQ_EVENTS` again before it decides to
 /// wait, so the last call of a pass that returns `Idle` is always `events`.
 #[test]

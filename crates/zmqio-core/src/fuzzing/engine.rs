@@ -32,7 +32,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 
 use crate::engine::fake::{Call, FakeBackend};
-use crate::engine::{Engine, EngineEvent, Lifecycle, Step, DEFAULT_HIGH_WATER};
+use crate::engine::{
+    socket_receives, Engine, EngineEvent, Lifecycle, Step, Written, DEFAULT_HIGH_WATER,
+};
 use crate::monitor::{MonitorEvent, SocketEvent};
 use crate::{Error, Multipart, Result};
 
@@ -398,6 +400,8 @@ pub enum Outcome {
     Nothing,
     /// A `Result<()>`.
     Unit(Result<()>),
+    /// `write`'s result.
+    Written(Result<Written>),
     /// An endpoint call's `Result<String>`.
     Endpoint(Result<String>),
     /// `handle_readiness`.
@@ -415,6 +419,7 @@ impl Outcome {
         match (self, other) {
             (Self::Nothing, Self::Nothing) => true,
             (Self::Unit(a), Self::Unit(b)) => same_result(a, b),
+            (Self::Written(a), Self::Written(b)) => same_result(a, b),
             (Self::Endpoint(a), Self::Endpoint(b)) => same_result(a, b),
             (Self::Step(a), Self::Step(b)) => a == b,
             (Self::Events(a), Self::Events(b)) => a == b,
@@ -761,7 +766,7 @@ impl Model {
             Op::Write(ref frames) => {
                 let msg = written_message(frames, self.writes);
                 self.writes += 1;
-                Outcome::Unit(self.write(msg))
+                Outcome::Written(self.write(msg))
             }
             Op::SetWritable(writable) => {
                 if !self.backend_taken {
@@ -883,17 +888,29 @@ impl Model {
         }
     }
 
-    fn write(&mut self, msg: Multipart) -> Result<()> {
+    fn write(&mut self, msg: Multipart) -> Result<Written> {
         if self.lifecycle != Lifecycle::Open {
             return Err(Error::Closed);
         }
         if msg.is_empty() {
-            return Ok(());
+            return Ok(Written {
+                queued: false,
+                wake_driver: false,
+            });
         }
-        // Only an empty queue lets a message go out at once; otherwise it waits its turn.
-        if self.queue.is_empty() {
+        // Only an empty queue lets a message go out at once; otherwise it waits its turn,
+        // without a socket call, so the driver has nothing new to look at.
+        let first = self.queue.is_empty();
+        if first {
             match self.send_from(&msg, 0) {
-                Sent::All => return Ok(()),
+                // Sent: the driver waits for no POLLOUT now, only for the POLLIN edge the
+                // send may have taken, and a PUSH or PUB never receives.
+                Sent::All => {
+                    return Ok(Written {
+                        queued: false,
+                        wake_driver: socket_receives(self.socket.socket_type()),
+                    })
+                }
                 Sent::Blocked(frames) => self.head_sent = frames,
                 Sent::Failed(e) => {
                     self.fail(e);
@@ -904,7 +921,11 @@ impl Model {
         self.queued_bytes += msg.byte_len();
         self.queue.push_back(msg);
         self.pause_if_above_high();
-        Ok(())
+        // The queue's first message: the driver must now wait for POLLOUT.
+        Ok(Written {
+            queued: true,
+            wake_driver: first,
+        })
     }
 
     fn send_from(&mut self, msg: &Multipart, from: usize) -> Sent {
@@ -1272,6 +1293,7 @@ impl Harness {
             Op::Write(ref frames) => {
                 let msg = written_message(frames, self.writes);
                 self.writes += 1;
+                let queued_before = self.engine.queued_messages();
                 let result = self.engine.write(msg.clone());
                 if result.is_ok() && !msg.is_empty() {
                     self.accepted.push(msg);
@@ -1279,7 +1301,14 @@ impl Harness {
                 if matches!(result, Err(Error::Zmq(_))) {
                     self.dropped_queue = true;
                 }
-                Outcome::Unit(result)
+                if let Ok(written) = result {
+                    assert_eq!(
+                        written.queued,
+                        self.engine.queued_messages() == queued_before + 1,
+                        "Written::queued disagrees with the queue"
+                    );
+                }
+                Outcome::Written(result)
             }
             Op::SetWritable(writable) => {
                 self.set_writable(writable);

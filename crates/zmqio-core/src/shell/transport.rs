@@ -142,24 +142,23 @@ impl ZmqTransport {
     /// # Ok(()) }
     /// ```
     pub fn write(&self, msg: impl Into<Multipart>) -> Result<()> {
-        let (result, has_events, driver_has_work) = {
+        let (result, has_events) = {
             let mut st = self.shared.lock();
             let r = st.engine.write(msg.into());
-            // Rule 6 wakes the driver after a socket call because the call may have taken a
-            // readiness edge the driver waits for. A send-only socket (PUSH, PUB) whose queue
-            // is empty waits for nothing: it never wants POLLIN, and POLLOUT only matters
-            // once a message is queued, and the write that queues one wakes the driver. So
-            // the common case, a message sent at once, costs no driver wakeup.
-            let send_only = matches!(self.shared.socket_type(), zmq::PUSH | zmq::PUB);
-            let idle = send_only && st.engine.queued_messages() == 0;
-            (r, st.engine.has_events(), !idle)
+            (r, st.engine.has_events())
+        };
+        // The engine decides whether this write may have taken an edge the driver waits for
+        // (ZMQ_FD rule 6; see `engine::Written`).
+        let wake_driver = match &result {
+            Ok(written) => written.wake_driver,
+            Err(e) => !matches!(e, Error::Closed),
         };
         if has_events {
             self.shared.dispatch_now(self);
-        } else if driver_has_work {
+        } else if wake_driver {
             self.shared.wake_driver();
         }
-        result
+        result.map(|_| ())
     }
 
     /// Starts closing: no more `msg_received`, the write queue is flushed, then
