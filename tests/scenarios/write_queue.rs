@@ -74,3 +74,107 @@ scenario! {
         transport.wait_closed().await;
     }
 }
+
+// ----- EHOSTUNREACH is about one message -----
+
+/// A ROUTER with `RouterMandatory` bound on inproc, and a DEALER of routing id `id`
+/// connected to it and known to the ROUTER (its hello was read).
+async fn router_and_dealer(router: &mut zmqio::ZmqStream, ep: &str, id: &str) -> zmqio::ZmqStream {
+    let dealer = zmqio::create_zmq_stream(zmq::DEALER).await.unwrap();
+    dealer
+        .transport()
+        .setsockopt(opt::RoutingId, id.as_bytes().to_vec())
+        .unwrap();
+    dealer.transport().setsockopt(opt::RcvHwm, 2).unwrap();
+    dealer.transport().connect(ep).await.unwrap();
+    dealer.write(["hello"]).unwrap();
+    let hello = router.read().await.unwrap();
+    assert_eq!(&hello[0][..], id.as_bytes());
+    dealer
+}
+
+async fn mandatory_router(ep: &str) -> zmqio::ZmqStream {
+    let router = zmqio::create_zmq_stream(zmq::ROUTER).await.unwrap();
+    router
+        .transport()
+        .setsockopt(opt::RouterMandatory, true)
+        .unwrap();
+    router.transport().setsockopt(opt::SndHwm, 2).unwrap();
+    router.transport().bind(ep).await.unwrap();
+    router
+}
+
+scenario! {
+    /// A write to a routing id no peer has is that write's error only: the ROUTER stays open
+    /// and keeps serving the DEALER that is connected.
+    async fn router_write_to_an_unknown_id_keeps_serving_the_others() {
+        let ep = inproc("unknown-id");
+        let mut router = mandatory_router(&ep).await;
+        let mut dealer = router_and_dealer(&mut router, &ep, "known").await;
+        assert_eq!(
+            router.write(["nobody", "hello"]),
+            Err(Error::Zmq(zmq::Error::EHOSTUNREACH))
+        );
+        assert!(!router.at_closing());
+        assert_eq!(router.transport().get_write_buffer_size(), 0, "nothing queued");
+        for i in 0..10u32 {
+            router.write([b"known".to_vec(), i.to_be_bytes().to_vec()]).unwrap();
+            assert_eq!(&dealer.read().await.unwrap()[0][..], &i.to_be_bytes()[..]);
+            dealer.write(["again"]).unwrap();
+            assert_eq!(&router.read().await.unwrap()[1][..], b"again");
+        }
+        assert_eq!(router.transport().dropped_unroutable(), 0);
+        router.close();
+        dealer.close();
+        assert_eq!(router.transport().wait_closed().await, None);
+        assert_eq!(dealer.transport().wait_closed().await, None);
+    }
+}
+
+scenario! {
+    /// Messages for a peer whose pipe is full wait in zmqio's queue; when that peer leaves,
+    /// libzmq answers EHOSTUNREACH for each of them: they are dropped and counted, while the
+    /// messages for another peer queued behind them flow, and the ROUTER stays open.
+    async fn queued_messages_to_a_departed_peer_are_dropped_and_counted() {
+        const SLOW: u32 = 50;
+        const FAST: u32 = 5;
+        let ep = inproc("departed");
+        let mut router = mandatory_router(&ep).await;
+        let slow = router_and_dealer(&mut router, &ep, "slow").await;
+        let mut fast = router_and_dealer(&mut router, &ep, "fast").await;
+        slow.transport().pause_reading().unwrap();
+        // Every message weighs 8 bytes: a 4-byte routing id and a 4-byte sequence number.
+        for i in 0..SLOW {
+            router.write([b"slow".to_vec(), i.to_be_bytes().to_vec()]).unwrap();
+        }
+        for i in 0..FAST {
+            router.write([b"fast".to_vec(), i.to_be_bytes().to_vec()]).unwrap();
+        }
+        let queued = router.transport().get_write_buffer_size() / 8;
+        assert!(queued > FAST as usize, "the slow peer's pipe is full: zmqio queues");
+        let queued_for_slow = (queued - FAST as usize) as u64;
+
+        slow.transport().abort();
+        slow.transport().wait_closed().await;
+        drop(slow);
+        for i in 0..FAST {
+            let msg = timeout(Duration::from_secs(10), fast.read())
+                .await
+                .expect("the messages behind the dropped ones never came")
+                .unwrap();
+            assert_eq!(&msg[0][..], &i.to_be_bytes()[..]);
+        }
+        router.drain().await.unwrap();
+        assert_eq!(router.transport().dropped_unroutable(), queued_for_slow);
+        assert!(!router.at_closing());
+        // Still serving.
+        router.write(["fast", "after"]).unwrap();
+        assert_eq!(&fast.read().await.unwrap()[0][..], b"after");
+        fast.write(["bye"]).unwrap();
+        assert_eq!(&router.read().await.unwrap()[1][..], b"bye");
+        router.close();
+        fast.close();
+        assert_eq!(router.transport().wait_closed().await, None);
+        assert_eq!(fast.transport().wait_closed().await, None);
+    }
+}

@@ -26,6 +26,32 @@
 //! `Again` means yield and call again without waiting, `Closed` means close the socket (after
 //! deregistering its fd) with [`take_backend`](Engine::take_backend).
 //!
+//! # Which errors end the transport
+//!
+//! libzmq answers a send or a receive with an errno that is about the socket, or about one
+//! message. The engine sorts them by what libzmq 4.3's socket types mean by them:
+//!
+//! | errno | from | kind | why |
+//! | --- | --- | --- | --- |
+//! | `EAGAIN` | any send or receive | not now | HWM reached, no peer yet, nothing to read: the message waits in the queue, reading waits for `POLLIN` |
+//! | `EINTR` | any call | not now | retried at once; never reaches the user |
+//! | `EHOSTUNREACH` | send of the first frame on ROUTER (with `ROUTER_MANDATORY`) and STREAM | **per message** | no peer has that routing id, or its pipe is closing (the peer left): libzmq refused this one message and consumed nothing; the socket and every other peer are fine |
+//! | `EAGAIN` | send on ROUTER (mandatory, peer full), STREAM (peer full), XPUB (`XPUB_NODROP`, a subscriber full) | not now | `POLLOUT` may still be set (another peer has room): see [`Step::Blocked`] |
+//! | `EFSM` | send or receive on REQ/REP out of turn | fatal (send); ends a batch (receive after a message) | the socket's state machine is broken; aiozmq ends the transport, and so does zmqio |
+//! | `ETERM` | any call | fatal | the context was terminated: the socket is unusable |
+//! | `ENOTSOCK`, `EFAULT` | any call | fatal | the socket or message is invalid |
+//! | `ENOTSUP` | send on SUB/PULL, receive on PUB/PUSH | fatal | the socket type cannot do it, now or ever |
+//! | anything else | send, receive, `ZMQ_EVENTS` | fatal | unknown to the socket types zmqio supports; safer to end than to spin |
+//!
+//! A per-message `EHOSTUNREACH` from [`write`](Engine::write) with an empty queue is returned
+//! (`Err(Zmq(EHOSTUNREACH))`) and nothing is queued. While the queue is flushed, the message
+//! is dropped, counted in [`dropped_unroutable`](Engine::dropped_unroutable), and flushing
+//! goes on with the next one. libzmq only answers `EHOSTUNREACH` for a message's first frame
+//! (the routing id); should it ever come after a frame was accepted, the message cannot be
+//! abandoned half sent and the error is fatal. On other socket types `EHOSTUNREACH` cannot
+//! happen and stays fatal. Libzmq's own silent drops (a ROUTER without `ROUTER_MANDATORY`,
+//! a PUB with a full subscriber) are not seen by zmqio and not counted.
+//!
 //! # Example
 //!
 //! ```
@@ -184,6 +210,9 @@ pub struct Engine<B> {
     events: VecDeque<EngineEvent>,
     /// Set when something a `drain()`/`wait_closed()` waiter cares about changed.
     progress: bool,
+    /// Queued messages dropped because libzmq refused their destination (per-message
+    /// `EHOSTUNREACH`).
+    dropped_unroutable: u64,
 }
 
 impl<B: Backend> Engine<B> {
@@ -206,6 +235,7 @@ impl<B: Backend> Engine<B> {
             connections: BTreeSet::new(),
             events: VecDeque::new(),
             progress: false,
+            dropped_unroutable: 0,
         }
     }
 
@@ -229,6 +259,13 @@ impl<B: Backend> Engine<B> {
     /// Messages waiting in the write queue.
     pub fn queued_messages(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Queued messages dropped while flushing because libzmq refused their destination
+    /// (`EHOSTUNREACH` on a ROUTER or STREAM: no such peer, or it left). A `write` refused
+    /// that way returns the error instead and is not counted. See the [module docs](self).
+    pub fn dropped_unroutable(&self) -> u64 {
+        self.dropped_unroutable
     }
 
     /// `(low, high)` watermarks of the write queue.
@@ -367,8 +404,10 @@ impl<B: Backend> Engine<B> {
     // ----- user commands -----
 
     /// Writes a message: tries to send it at once when the queue is empty, otherwise (or on
-    /// `EAGAIN`) queues it whole. An empty message is a no-op. Any other send error is fatal:
-    /// it is returned and the transport is lost with it.
+    /// `EAGAIN`) queues it whole. An empty message is a no-op. A per-message error
+    /// (`EHOSTUNREACH` on a ROUTER or STREAM, see the [module docs](self)) is returned, nothing
+    /// is queued and the transport stays open. Any other send error is fatal: it is returned
+    /// and the transport is lost with it.
     ///
     /// On success, [`Written`] says whether the message was queued and whether the driver
     /// must be woken (`ZMQ_FD` rule 6, argued in [`Written`]'s docs).
@@ -394,6 +433,7 @@ impl<B: Backend> Engine<B> {
                 Err((sent, zmq::Error::EAGAIN)) => {
                     self.head_sent = sent;
                 }
+                Err((sent, e)) if self.is_per_message(e, sent) => return Err(Error::Zmq(e)),
                 Err((_, e)) => {
                     self.fatal(e);
                     return Err(Error::Zmq(e));
@@ -651,6 +691,14 @@ impl<B: Backend> Engine<B> {
                     self.queue.push_front(head);
                     return sent_any || sent > from;
                 }
+                Err((sent, e)) if self.is_per_message(e, sent) => {
+                    // Refused for its destination only: drop it, count it, go on.
+                    self.head_sent = 0;
+                    self.queued_bytes -= head.byte_len();
+                    self.dropped_unroutable += 1;
+                    self.progress = true;
+                    self.maybe_resume();
+                }
                 Err((_, e)) => {
                     self.queue.push_front(head);
                     self.fatal(e);
@@ -659,6 +707,15 @@ impl<B: Backend> Engine<B> {
             }
         }
         sent_any
+    }
+
+    /// Whether a send error at frame `frame` of a message is about that message only (see
+    /// the [module docs](self)): `EHOSTUNREACH` on a socket that routes by id, before any
+    /// frame of the message was accepted.
+    fn is_per_message(&self, error: zmq::Error, frame: usize) -> bool {
+        error == zmq::Error::EHOSTUNREACH
+            && frame == 0
+            && matches!(self.socket_type, zmq::ROUTER | zmq::STREAM)
     }
 
     fn maybe_pause(&mut self) {
@@ -699,6 +756,7 @@ impl<B> std::fmt::Debug for Engine<B> {
             .field("limits", &(self.low, self.high))
             .field("writing_paused", &self.writing_paused)
             .field("reading_paused", &self.reading_paused)
+            .field("dropped_unroutable", &self.dropped_unroutable)
             .finish_non_exhaustive()
     }
 }

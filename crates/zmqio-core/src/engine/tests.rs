@@ -287,6 +287,99 @@ fn fatal_send_error_while_flushing_loses_the_connection_once() {
     assert!(e.take_backend().is_some());
 }
 
+// ----- per-message send errors (issue 18) -----
+
+/// A ROUTER's `EHOSTUNREACH` (no peer with that routing id) from a write with an empty queue
+/// is that write's error only: returned, nothing queued, the transport open.
+#[test]
+fn unroutable_write_is_returned_and_keeps_the_router_open() {
+    let mut e = engine(zmq::ROUTER);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH));
+    assert!(is_errno(
+        e.write(msg(&["nobody", "hello"])),
+        zmq::Error::EHOSTUNREACH
+    ));
+    assert_eq!(e.lifecycle(), Lifecycle::Open);
+    assert_eq!((e.queued_messages(), e.queued_bytes()), (0, 0));
+    assert_eq!(e.dropped_unroutable(), 0, "returned, not dropped silently");
+    assert_eq!(events(&mut e), vec![]);
+    // The socket goes on serving.
+    e.write(msg(&["peer", "answer"])).unwrap();
+    assert_eq!(fake(&mut e).sent(), &[msg(&["peer", "answer"])]);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+}
+
+/// A queued message whose peer left meanwhile: dropped and counted, the flush goes on with
+/// the next messages, the transport stays open, and the shrinking queue is progress.
+#[test]
+fn unroutable_queued_message_is_dropped_counted_and_the_flush_goes_on() {
+    let mut e = engine(zmq::ROUTER);
+    e.set_write_limits(Some(10), Some(0)).unwrap();
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["gone", "a"])).unwrap();
+    e.write(msg(&["peer", "b"])).unwrap();
+    e.write(msg(&["gone", "c"])).unwrap();
+    e.write(msg(&["peer", "d"])).unwrap();
+    assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
+    e.take_progress();
+
+    fake(&mut e).set_writable(true);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH)); // "gone", "a"
+    fake(&mut e).script(Call::Send, Ok(())); // "peer"
+    fake(&mut e).script(Call::Send, Ok(())); // "b"
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH)); // "gone", "c"
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    assert_eq!(
+        fake(&mut e).sent(),
+        &[msg(&["peer", "b"]), msg(&["peer", "d"])]
+    );
+    assert_eq!(e.dropped_unroutable(), 2);
+    assert_eq!(e.lifecycle(), Lifecycle::Open);
+    assert_eq!((e.queued_messages(), e.queued_bytes()), (0, 0));
+    assert!(e.take_progress());
+    assert_eq!(events(&mut e), vec![EngineEvent::ResumeWriting]);
+    // A close afterwards is graceful.
+    e.close();
+    assert_eq!(events(&mut e), vec![EngineEvent::ConnectionLost(None)]);
+}
+
+/// Only the per-message case is per message: `EHOSTUNREACH` on a socket that does not route
+/// by id, or after a frame of the message was accepted (the message could not be abandoned
+/// whole), and `EFSM` on REQ stay fatal.
+#[test]
+fn other_send_errors_stay_fatal() {
+    let lost_with = |e: &mut Engine<FakeBackend>, errno| {
+        assert_eq!(e.lifecycle(), Lifecycle::Closed);
+        assert_eq!(
+            events(e),
+            vec![EngineEvent::ConnectionLost(Some(Error::Zmq(errno)))]
+        );
+    };
+    let mut e = engine(zmq::DEALER);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH));
+    assert!(is_errno(e.write(msg(&["x"])), zmq::Error::EHOSTUNREACH));
+    lost_with(&mut e, zmq::Error::EHOSTUNREACH);
+
+    let mut e = engine(zmq::ROUTER);
+    fake(&mut e).script(Call::Send, Ok(()));
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH));
+    assert!(is_errno(
+        e.write(msg(&["peer", "x"])),
+        zmq::Error::EHOSTUNREACH
+    ));
+    lost_with(&mut e, zmq::Error::EHOSTUNREACH);
+
+    let mut e = engine(zmq::ROUTER);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::ETERM));
+    assert!(is_errno(e.write(msg(&["peer", "x"])), zmq::Error::ETERM));
+    lost_with(&mut e, zmq::Error::ETERM);
+
+    let mut e = engine(zmq::REQ);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EFSM));
+    assert!(is_errno(e.write(msg(&["again"])), zmq::Error::EFSM));
+    lost_with(&mut e, zmq::Error::EFSM);
+}
+
 // ----- watermarks -----
 
 #[test]

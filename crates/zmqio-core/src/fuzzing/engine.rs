@@ -8,9 +8,10 @@
 //! also checks invariants that do not rely on the model, from what it saw going in and out:
 //!
 //! - the queued bytes are the sum of the queued messages, and the queue is exactly the
-//!   accepted writes the backend has not taken yet;
+//!   accepted writes the backend has not taken (or the engine dropped as unroutable) yet;
 //! - the backend receives the accepted writes in FIFO order, each multipart whole and once
-//!   (compared by frame identity, not just content);
+//!   (compared by frame identity, not just content), skipping only as many as the engine
+//!   counted in `dropped_unroutable`;
 //! - `PauseWriting` and `ResumeWriting` strictly alternate, starting with a pause, and the
 //!   paused flag agrees with the watermarks (never above high unpaused, never at or below low
 //!   paused);
@@ -526,8 +527,8 @@ enum Sent {
     All,
     /// `EAGAIN` at this frame (the number of frames accepted).
     Blocked(usize),
-    /// A fatal error.
-    Failed(zmq::Error),
+    /// Another error, at this frame (the number of frames accepted).
+    Failed(usize, zmq::Error),
 }
 
 /// The model of the fake backend: the environment, with the same rules as
@@ -682,6 +683,7 @@ pub struct Model {
     connections: BTreeSet<String>,
     events: VecDeque<EngineEvent>,
     progress: bool,
+    dropped_unroutable: u64,
     backend_taken: bool,
     fake: FakeModel,
     writes: u64,
@@ -727,6 +729,7 @@ impl Model {
             connections: BTreeSet::new(),
             events: VecDeque::new(),
             progress: false,
+            dropped_unroutable: 0,
             backend_taken: false,
             fake: FakeModel::new(),
             writes: 0,
@@ -912,7 +915,11 @@ impl Model {
                     })
                 }
                 Sent::Blocked(frames) => self.head_sent = frames,
-                Sent::Failed(e) => {
+                // Refused for its destination only: returned, nothing queued, still open.
+                Sent::Failed(frame, e) if self.per_message(e, frame) => {
+                    return Err(Error::Zmq(e));
+                }
+                Sent::Failed(_, e) => {
                     self.fail(e);
                     return Err(Error::Zmq(e));
                 }
@@ -930,14 +937,14 @@ impl Model {
 
     fn send_from(&mut self, msg: &Multipart, from: usize) -> Sent {
         if self.backend_taken {
-            return Sent::Failed(zmq::Error::ENOTSOCK);
+            return Sent::Failed(from, zmq::Error::ENOTSOCK);
         }
         for (i, frame) in msg.iter().enumerate().skip(from) {
             let more = i + 1 < msg.len();
             match retry(&mut self.fake, |fake| fake.send(frame, more)) {
                 Ok(()) => {}
                 Err(zmq::Error::EAGAIN) => return Sent::Blocked(i),
-                Err(e) => return Sent::Failed(e),
+                Err(e) => return Sent::Failed(i, e),
             }
         }
         Sent::All
@@ -1023,13 +1030,28 @@ impl Model {
                     self.head_sent = frames;
                     return sent_any || frames > from;
                 }
-                Sent::Failed(e) => {
+                // Refused for its destination only: dropped, counted, the flush goes on.
+                Sent::Failed(frame, e) if self.per_message(e, frame) => {
+                    self.queue.pop_front();
+                    self.queued_bytes -= head.byte_len();
+                    self.head_sent = 0;
+                    self.dropped_unroutable += 1;
+                    self.progress = true;
+                    self.resume_if_at_or_below_low();
+                }
+                Sent::Failed(_, e) => {
                     self.fail(e);
                     return sent_any;
                 }
             }
         }
         sent_any
+    }
+
+    /// `EHOSTUNREACH` on a ROUTER, refused at a message's first frame, is about that message
+    /// only.
+    fn per_message(&self, error: zmq::Error, frame: usize) -> bool {
+        error == zmq::Error::EHOSTUNREACH && frame == 0 && self.socket == SocketKind::Router
     }
 
     fn set_write_limits(&mut self, high: Option<usize>, low: Option<usize>) -> Result<()> {
@@ -1223,6 +1245,10 @@ pub struct Harness {
     writable: bool,
     /// How many backend-sent messages were already compared with `accepted`.
     checked_sent: Cell<usize>,
+    /// How many accepted writes the backend took or the engine dropped as unroutable.
+    consumed: Cell<usize>,
+    /// `dropped_unroutable` as last checked.
+    dropped_seen: Cell<u64>,
 }
 
 impl fmt::Debug for Harness {
@@ -1255,6 +1281,8 @@ impl Harness {
             dropped_queue: false,
             writable: true,
             checked_sent: Cell::new(0),
+            consumed: Cell::new(0),
+            dropped_seen: Cell::new(0),
         }
     }
 
@@ -1298,7 +1326,9 @@ impl Harness {
                 if result.is_ok() && !msg.is_empty() {
                     self.accepted.push(msg);
                 }
-                if matches!(result, Err(Error::Zmq(_))) {
+                if matches!(result, Err(Error::Zmq(_)))
+                    && self.engine.lifecycle() == Lifecycle::Closed
+                {
                     self.dropped_queue = true;
                 }
                 if let Ok(written) = result {
@@ -1576,22 +1606,43 @@ impl Harness {
             "subscription calls"
         );
 
-        // FIFO, whole, once: the backend got a prefix of the accepted writes, frame by frame
-        // the very same buffers.
-        let sent = fake.sent();
-        assert!(
-            sent.len() <= self.accepted.len(),
-            "the backend got {} messages, only {} were accepted",
-            sent.len(),
-            self.accepted.len()
+        // FIFO, whole, once: the backend got the accepted writes in order, frame by frame the
+        // very same buffers, skipping only the ones the engine counted as unroutable.
+        assert_eq!(
+            e.dropped_unroutable(),
+            model.dropped_unroutable,
+            "dropped unroutable"
         );
+        let sent = fake.sent();
+        let dropped = e.dropped_unroutable() - self.dropped_seen.get();
+        let dropped = usize::try_from(dropped).expect("a small count");
+        let mut consumed = self.consumed.get();
+        let mut skipped = 0;
         for (i, msg) in sent.iter().enumerate().skip(self.checked_sent.get()) {
-            assert!(
-                same_frames(msg, &self.accepted[i]),
-                "message {i} reached the backend changed, out of order or twice"
-            );
+            loop {
+                let Some(next) = self.accepted.get(consumed) else {
+                    panic!("message {i} reached the backend but was never accepted");
+                };
+                consumed += 1;
+                if same_frames(msg, next) {
+                    break;
+                }
+                skipped += 1;
+                assert!(
+                    skipped <= dropped,
+                    "message {i} reached the backend changed, out of order or twice"
+                );
+            }
         }
-        let unsent = &self.accepted[sent.len()..];
+        // Drops after the last message sent.
+        consumed += dropped - skipped;
+        assert!(
+            consumed <= self.accepted.len(),
+            "more dropped than accepted"
+        );
+        self.consumed.set(consumed);
+        self.dropped_seen.set(e.dropped_unroutable());
+        let unsent = &self.accepted[consumed..];
         if e.lifecycle() == Lifecycle::Closed {
             assert_eq!(e.queued_bytes(), 0, "bytes queued once closed");
             assert_eq!(e.queued_messages(), 0, "messages queued once closed");
@@ -1663,7 +1714,7 @@ impl Harness {
                 "writes stuck in the queue"
             );
             assert_eq!(
-                self.fake().sent().len(),
+                self.fake().sent().len() + self.engine.dropped_unroutable() as usize,
                 self.accepted.len(),
                 "accepted writes never sent"
             );
@@ -1687,9 +1738,9 @@ impl Harness {
             "ConnectionLost not delivered exactly once"
         );
         if !self.dropped_queue && self.lost_error == Some(None) {
-            // A graceful close flushes everything that was accepted.
+            // A graceful close flushes everything that was accepted (but the unroutable).
             assert_eq!(
-                self.fake().sent().len(),
+                self.fake().sent().len() + self.engine.dropped_unroutable() as usize,
                 self.accepted.len(),
                 "a graceful close lost writes"
             );

@@ -133,7 +133,10 @@ impl ZmqTransport {
     /// message (no frames) is a no-op. `pause_writing` fires inside this call if it pushed
     /// the queue over the high watermark (or right after the current callback, if called from
     /// one). Returns `Err(Closed)` after `close()`; a fatal send error is returned and also
-    /// ends the transport.
+    /// ends the transport. `Err(Zmq(EHOSTUNREACH))` from a ROUTER with `RouterMandatory` (no
+    /// peer with that routing id) is about this message only: nothing is queued and the
+    /// transport stays open (see [`dropped_unroutable`](Self::dropped_unroutable) for such a
+    /// message that had to wait in the queue).
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
@@ -246,6 +249,58 @@ impl ZmqTransport {
     /// ```
     pub fn get_write_buffer_size(&self) -> usize {
         self.shared.lock().engine.queued_bytes()
+    }
+
+    /// Messages zmqio dropped from its write queue because libzmq refused their destination:
+    /// `EHOSTUNREACH` on a ROUTER with `RouterMandatory` (or a STREAM) for a message that
+    /// waited in the queue while its peer left. The transport stays open and the queue goes on
+    /// flushing. A `write` that libzmq refuses that way at once returns the error
+    /// (`Error::Zmq(EHOSTUNREACH)`) instead, queues nothing and is not counted.
+    ///
+    /// ```
+    /// # use std::future::Future;
+    /// # use std::pin::Pin;
+    /// # use std::sync::Arc;
+    /// # use std::task::{Context, Poll};
+    /// # use zmqio_core::runtime::{Readiness, Runtime, ZmqFd};
+    /// # struct ThreadPerTask;
+    /// # struct Ready(async_io::Async<ZmqFd>);
+    /// # impl Readiness for Ready {
+    /// #     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+    /// #         self.0.poll_readable(cx)
+    /// #     }
+    /// # }
+    /// # impl Runtime for ThreadPerTask {
+    /// #     fn register(&self, fd: ZmqFd) -> std::io::Result<Box<dyn Readiness>> {
+    /// #         Ok(Box::new(Ready(async_io::Async::new_nonblocking(fd)?)))
+    /// #     }
+    /// #     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    /// #         std::thread::spawn(move || async_io::block_on(future));
+    /// #     }
+    /// #     fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    /// #         Box::pin(async move { async_io::Timer::after(d).await; })
+    /// #     }
+    /// # }
+    /// # let rt: Arc<dyn Runtime> = Arc::new(ThreadPerTask);
+    /// use zmqio_core::{opt, ConnectionBuilder, Error, ZmqProtocol};
+    ///
+    /// struct Quiet;
+    /// impl ZmqProtocol for Quiet {}
+    ///
+    /// # async_io::block_on(async {
+    /// let (router, _) = ConnectionBuilder::new(rt, || Quiet, zmq::ROUTER).await?;
+    /// router.setsockopt(opt::RouterMandatory, true)?;
+    /// let refused = router.write(["nobody", "hello"]);
+    /// assert_eq!(refused, Err(Error::Zmq(zmq::Error::EHOSTUNREACH)));
+    /// assert!(!router.is_closing()); // one unroutable message does not end a ROUTER
+    /// assert_eq!(router.dropped_unroutable(), 0); // returned, not dropped
+    /// router.close();
+    /// router.wait_closed().await;
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn dropped_unroutable(&self) -> u64 {
+        self.shared.lock().engine.dropped_unroutable()
     }
 
     /// Stops delivering messages; writes keep flowing. `InvalidState` if already paused or
