@@ -178,3 +178,138 @@ scenario! {
         assert_eq!(fast.transport().wait_closed().await, None);
     }
 }
+
+// ----- close() honours LINGER for zmqio's queue -----
+
+/// A PUSH with no peer at all (libzmq takes nothing: every message waits in zmqio's queue),
+/// `n` messages written, LINGER set to `linger`.
+async fn push_with_a_stuck_queue(
+    linger: i32,
+    n: u32,
+) -> (zmqio::ZmqTransport, zmqio_tests::Events) {
+    let (p, events) = Recorder::new();
+    let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
+        .await
+        .unwrap();
+    push.setsockopt(opt::Linger, linger).unwrap();
+    for i in 0..n {
+        push.write([i.to_be_bytes().to_vec()]).unwrap();
+    }
+    assert_eq!(push.get_write_buffer_size(), 4 * n as usize, "all queued");
+    (push, events)
+}
+
+scenario! {
+    /// LINGER 0: `close()` drops zmqio's queue and finishes at once.
+    async fn close_with_linger_zero_finishes_at_once() {
+        let (push, mut events) = push_with_a_stuck_queue(0, 10).await;
+        push.close();
+        let closed = timeout(Duration::from_secs(1), push.wait_closed()).await;
+        assert_eq!(closed, Some(None), "still closing after 1 s");
+        assert_eq!(events.lost().await, None);
+        assert_eq!(push.dropped_on_close(), 10);
+        assert_eq!(push.get_write_buffer_size(), 0);
+    }
+}
+
+scenario! {
+    /// LINGER 300 ms: `close()` keeps flushing for 300 ms, then drops the rest and finishes.
+    async fn close_with_linger_300ms_finishes_after_the_linger() {
+        let (push, mut events) = push_with_a_stuck_queue(300, 10).await;
+        let start = Instant::now();
+        push.close();
+        let closed = timeout(Duration::from_secs(2), push.wait_closed()).await;
+        let elapsed = start.elapsed();
+        assert_eq!(closed, Some(None), "still closing after 2 s");
+        assert!(elapsed >= Duration::from_millis(290), "finished early: {elapsed:?}");
+        assert_eq!(events.lost().await, None);
+        assert_eq!(push.dropped_on_close(), 10);
+    }
+}
+
+scenario! {
+    /// The default LINGER (-1) keeps trying: still closing after 500 ms; `abort()` ends it.
+    async fn close_with_the_default_linger_keeps_trying_until_abort() {
+        let (push, mut events) = push_with_a_stuck_queue(-1, 10).await;
+        assert_eq!(push.getsockopt(opt::Linger).unwrap(), -1, "libzmq's default");
+        push.close();
+        assert!(timeout(Duration::from_millis(500), push.wait_closed()).await.is_none());
+        assert!(push.is_closing());
+        assert_eq!(push.get_write_buffer_size(), 40, "nothing dropped");
+        push.abort();
+        assert_eq!(push.wait_closed().await, None);
+        assert_eq!(events.lost().await, None);
+        assert_eq!(push.dropped_on_close(), 0, "abort drops, but is not counted here");
+    }
+}
+
+scenario! {
+    /// A peer that appears before the LINGER expires receives everything; nothing is
+    /// dropped. (`Immediate` keeps libzmq from taking messages before a connection exists,
+    /// so everything waits in zmqio's queue until the peer binds.)
+    async fn a_peer_arriving_within_the_linger_receives_everything() {
+        const N: u32 = 100;
+        let endpoint = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("tcp://{}", listener.local_addr().unwrap())
+        };
+        let (p, mut events) = Recorder::new();
+        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH).await.unwrap();
+        push.setsockopt(opt::Immediate, true).unwrap();
+        push.setsockopt(opt::Linger, 10_000).unwrap();
+        push.connect(&endpoint).await.unwrap();
+        for i in 0..N {
+            push.write([i.to_be_bytes().to_vec()]).unwrap();
+        }
+        assert_eq!(push.get_write_buffer_size(), 4 * N as usize, "no peer yet: all queued");
+        push.close();
+        rt::sleep(Duration::from_millis(100)).await;
+        assert!(push.is_closing());
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL)
+            .bind(endpoint.as_str())
+            .await
+            .unwrap();
+        for i in 0..N {
+            assert_eq!(&pull.read().await.unwrap()[0][..], &i.to_be_bytes()[..]);
+        }
+        assert_eq!(push.wait_closed().await, None);
+        assert_eq!(events.lost().await, None);
+        assert_eq!(push.dropped_on_close(), 0);
+        pull.close();
+        pull.transport().wait_closed().await;
+    }
+}
+
+scenario! {
+    /// `ZmqStream::close()` follows the same rule.
+    async fn stream_close_with_linger_zero_finishes_at_once() {
+        let push = zmqio::create_zmq_stream(zmq::PUSH).await.unwrap();
+        push.transport().setsockopt(opt::Linger, 0).unwrap();
+        for _ in 0..10 {
+            push.write([""]).unwrap();
+        }
+        push.close();
+        let closed = timeout(Duration::from_secs(1), push.transport().wait_closed()).await;
+        assert_eq!(closed, Some(None), "still closing after 1 s");
+        assert_eq!(push.transport().dropped_on_close(), 10);
+        assert!(matches!(push.drain().await, Err(Error::Closed)));
+    }
+}
+
+scenario! {
+    /// A stream dropped with a non-empty queue closes under its LINGER too.
+    async fn dropped_stream_with_a_queue_finishes_after_its_linger() {
+        let push = zmqio::create_zmq_stream(zmq::PUSH).await.unwrap();
+        push.transport().setsockopt(opt::Linger, 300).unwrap();
+        for _ in 0..10 {
+            push.write(["queued"]).unwrap();
+        }
+        let transport = push.transport().clone();
+        let start = Instant::now();
+        drop(push);
+        let closed = timeout(Duration::from_secs(2), transport.wait_closed()).await;
+        assert_eq!(closed, Some(None), "still closing after 2 s");
+        assert!(start.elapsed() >= Duration::from_millis(290));
+        assert_eq!(transport.dropped_on_close(), 10);
+    }
+}

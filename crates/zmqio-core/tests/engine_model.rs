@@ -185,7 +185,13 @@ fn op(sub: bool) -> BoxedStrategy<Op> {
         1 => (any::<u16>(), any::<u32>()).prop_map(|(code, value)| Op::SocketEvent { code, value }),
         8 => (0u8..4).prop_map(Op::Poll),
         1 => Just(Op::TakeProgress),
-        1 => prop_oneof![Just(Op::Close), Just(Op::Abort), errno().prop_map(Op::Fatal)],
+        1 => prop_oneof![
+            Just(Op::Close),
+            Just(Op::Abort),
+            errno().prop_map(Op::Fatal),
+            any::<u8>().prop_map(Op::CloseWithLinger),
+        ],
+        1 => Just(Op::LingerExpired),
         1 => Just(Op::TakeBackend),
     ]
     .boxed()

@@ -26,6 +26,11 @@
 //! `Again` means yield and call again without waiting, `Closed` means close the socket (after
 //! deregistering its fd) with [`take_backend`](Engine::take_backend).
 //!
+//! The engine has no clock. The one deadline it knows, the socket's `ZMQ_LINGER` for a
+//! closing transport's queue, is an input: while [`linger_timeout`](Engine::linger_timeout)
+//! is `Some(d)`, the driver arms a timer of `d` and calls
+//! [`handle_linger_expired`](Engine::handle_linger_expired) when it fires.
+//!
 //! # Which errors end the transport
 //!
 //! libzmq answers a send or a receive with an errno that is about the socket, or about one
@@ -75,6 +80,7 @@ pub mod fake;
 mod monitor;
 
 use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -213,6 +219,10 @@ pub struct Engine<B> {
     /// Queued messages dropped because libzmq refused their destination (per-message
     /// `EHOSTUNREACH`).
     dropped_unroutable: u64,
+    /// While closing: how long the queue may still be flushed (`None`: for ever).
+    linger: Option<Duration>,
+    /// Queued messages dropped because a close's LINGER expired first.
+    dropped_on_close: u64,
 }
 
 impl<B: Backend> Engine<B> {
@@ -236,6 +246,8 @@ impl<B: Backend> Engine<B> {
             events: VecDeque::new(),
             progress: false,
             dropped_unroutable: 0,
+            linger: None,
+            dropped_on_close: 0,
         }
     }
 
@@ -266,6 +278,24 @@ impl<B: Backend> Engine<B> {
     /// that way returns the error instead and is not counted. See the [module docs](self).
     pub fn dropped_unroutable(&self) -> u64 {
         self.dropped_unroutable
+    }
+
+    /// Queued messages dropped by a close whose LINGER expired before the queue was flushed
+    /// (see [`close_with_linger`](Self::close_with_linger)). `abort` and fatal errors drop
+    /// the queue too, but are not counted here: the caller asked for the one, and
+    /// `ConnectionLost(Some(..))` reports the other.
+    pub fn dropped_on_close(&self) -> u64 {
+        self.dropped_on_close
+    }
+
+    /// While closing with a finite, non-zero LINGER and a queue left: how long after the
+    /// close the driver must call [`handle_linger_expired`](Self::handle_linger_expired).
+    /// `None` otherwise.
+    pub fn linger_timeout(&self) -> Option<Duration> {
+        match self.lifecycle {
+            Lifecycle::Closing => self.linger,
+            _ => None,
+        }
     }
 
     /// `(low, high)` watermarks of the write queue.
@@ -470,9 +500,23 @@ impl<B: Backend> Engine<B> {
         Ok(())
     }
 
-    /// Starts a graceful close: reading stops at once (queued, undelivered messages are
-    /// dropped), the write queue is flushed, then `ConnectionLost(None)`. Idempotent.
+    /// Starts a graceful close that keeps trying to flush for ever (LINGER `-1`): see
+    /// [`close_with_linger`](Self::close_with_linger). Idempotent.
     pub fn close(&mut self) {
+        self.close_with_linger(None);
+    }
+
+    /// Starts a graceful close: reading stops at once (queued, undelivered messages are
+    /// dropped), the write queue is flushed, then `ConnectionLost(None)`. Idempotent (a
+    /// second call changes nothing, its `linger` included).
+    ///
+    /// `linger` bounds the flush as libzmq's `ZMQ_LINGER` bounds its own: `None` keeps
+    /// trying for ever; `Some(Duration::ZERO)` drops what is queued and finishes at once;
+    /// `Some(d)` lets the driver flush for at most `d` (see
+    /// [`linger_timeout`](Self::linger_timeout)), then drops the rest. Dropped messages are
+    /// counted in [`dropped_on_close`](Self::dropped_on_close); `ConnectionLost(None)` either
+    /// way.
+    pub fn close_with_linger(&mut self, linger: Option<Duration>) {
         if self.lifecycle != Lifecycle::Open {
             return;
         }
@@ -480,9 +524,21 @@ impl<B: Backend> Engine<B> {
         self.progress = true;
         self.events
             .retain(|e| !matches!(e, EngineEvent::Message(_)));
-        if self.queue.is_empty() {
-            self.finish(None);
+        self.linger = linger;
+        if self.queue.is_empty() || linger == Some(Duration::ZERO) {
+            self.handle_linger_expired();
         }
+    }
+
+    /// The close's LINGER expired: drops what is still queued (counted in
+    /// [`dropped_on_close`](Self::dropped_on_close)), then `ConnectionLost(None)`. No
+    /// `ResumeWriting` for the dropped queue, as with `abort`. Does nothing unless closing.
+    pub fn handle_linger_expired(&mut self) {
+        if self.lifecycle != Lifecycle::Closing {
+            return;
+        }
+        self.dropped_on_close += self.queue.len() as u64;
+        self.finish(None);
     }
 
     /// Closes at once: drops the write queue, then `ConnectionLost(None)`. Never emits
@@ -740,6 +796,7 @@ impl<B: Backend> Engine<B> {
 
     fn finish(&mut self, error: Option<Error>) {
         self.drop_queue();
+        self.linger = None;
         self.lifecycle = Lifecycle::Closed;
         self.progress = true;
         self.events.push_back(EngineEvent::ConnectionLost(error));
@@ -757,6 +814,7 @@ impl<B> std::fmt::Debug for Engine<B> {
             .field("writing_paused", &self.writing_paused)
             .field("reading_paused", &self.reading_paused)
             .field("dropped_unroutable", &self.dropped_unroutable)
+            .field("dropped_on_close", &self.dropped_on_close)
             .finish_non_exhaustive()
     }
 }

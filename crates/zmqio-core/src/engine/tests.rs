@@ -603,6 +603,95 @@ fn write_after_close_is_closed() {
     assert_eq!(e.connect("inproc://x"), Err(Error::Closed));
 }
 
+/// Issue 17: LINGER 0 drops what is queued and finishes at once, counting the drops.
+#[test]
+fn close_with_linger_zero_drops_the_queue_and_finishes_at_once() {
+    let mut e = engine(zmq::PUSH);
+    e.set_write_limits(Some(1), None).unwrap();
+    fake(&mut e).set_writable(false);
+    e.write(msg(&[""])).unwrap();
+    e.write(msg(&["a", "b"])).unwrap();
+    assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
+    e.close_with_linger(Some(Duration::ZERO));
+    assert_eq!(e.lifecycle(), Lifecycle::Closed);
+    assert_eq!(e.dropped_on_close(), 2);
+    assert_eq!((e.queued_messages(), e.queued_bytes()), (0, 0));
+    assert!(e.take_progress());
+    // No resume_writing for a dropped queue (as with abort).
+    assert_eq!(events(&mut e), vec![EngineEvent::ConnectionLost(None)]);
+    assert_eq!(e.linger_timeout(), None);
+    assert_eq!(fake(&mut e).calls(Call::Send), 1);
+}
+
+/// Issue 17: LINGER n asks the driver for a timer; while it runs the queue keeps flushing;
+/// when it fires, the rest is dropped and counted, then `ConnectionLost(None)`.
+#[test]
+fn close_with_linger_flushes_until_the_deadline_then_drops_the_rest() {
+    let mut e = engine(zmq::DEALER);
+    fake(&mut e).set_writable(false);
+    for m in ["a", "b", "c"] {
+        e.write(msg(&[m])).unwrap();
+    }
+    e.close_with_linger(Some(Duration::from_millis(300)));
+    assert_eq!(e.lifecycle(), Lifecycle::Closing);
+    assert_eq!(e.linger_timeout(), Some(Duration::from_millis(300)));
+    // A second close changes nothing.
+    e.close_with_linger(Some(Duration::ZERO));
+    e.close();
+    assert_eq!(e.linger_timeout(), Some(Duration::from_millis(300)));
+    assert_eq!(e.lifecycle(), Lifecycle::Closing);
+    // One message goes out before the deadline.
+    fake(&mut e).set_writable(true);
+    fake(&mut e).script(Call::Send, Ok(()));
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EAGAIN));
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EAGAIN));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Blocked);
+    assert_eq!(e.queued_messages(), 2);
+    e.handle_linger_expired();
+    assert_eq!(e.lifecycle(), Lifecycle::Closed);
+    assert_eq!(e.dropped_on_close(), 2);
+    assert_eq!(e.linger_timeout(), None);
+    assert_eq!(events(&mut e), vec![EngineEvent::ConnectionLost(None)]);
+    assert_eq!(fake(&mut e).sent(), &[msg(&["a"])]);
+    // Too late to matter: nothing more happens.
+    e.handle_linger_expired();
+    assert_eq!(e.dropped_on_close(), 2);
+    assert_eq!(events(&mut e), vec![]);
+}
+
+/// A queue flushed before the deadline finishes the close normally; the default close
+/// (LINGER -1) asks for no timer; an expiry out of turn does nothing.
+#[test]
+fn linger_timer_only_while_closing_with_a_finite_linger_and_a_queue() {
+    let mut e = engine(zmq::PUSH);
+    e.handle_linger_expired();
+    assert_eq!(e.lifecycle(), Lifecycle::Open);
+    // Empty queue: finishes at once, no timer.
+    e.close_with_linger(Some(Duration::from_secs(1)));
+    assert_eq!(e.lifecycle(), Lifecycle::Closed);
+    assert_eq!(e.linger_timeout(), None);
+
+    let mut e = engine(zmq::PUSH);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["x"])).unwrap();
+    e.close();
+    assert_eq!(e.linger_timeout(), None, "LINGER -1 keeps trying: no timer");
+    fake(&mut e).set_writable(true);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Closed);
+    assert_eq!(e.dropped_on_close(), 0);
+
+    let mut e = engine(zmq::PUSH);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["x"])).unwrap();
+    e.close_with_linger(Some(Duration::from_secs(1)));
+    fake(&mut e).set_writable(true);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Closed);
+    assert_eq!(e.linger_timeout(), None);
+    e.handle_linger_expired();
+    assert_eq!(e.dropped_on_close(), 0);
+    assert_eq!(events(&mut e), vec![EngineEvent::ConnectionLost(None)]);
+}
+
 // ----- abort -----
 
 #[test]

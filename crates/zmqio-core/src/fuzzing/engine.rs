@@ -28,6 +28,7 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
@@ -383,6 +384,10 @@ pub enum Op {
     Fatal(Errno),
     /// `take_backend` (only gives the backend once closed).
     TakeBackend,
+    /// `close_with_linger(Some(n ms))` (`0`: drop the queue at once).
+    CloseWithLinger(u8),
+    /// `handle_linger_expired`.
+    LingerExpired,
 }
 
 /// One fuzz input of the `engine_ops` target: a socket kind and the operations.
@@ -684,6 +689,9 @@ pub struct Model {
     events: VecDeque<EngineEvent>,
     progress: bool,
     dropped_unroutable: u64,
+    /// The LINGER of a close in progress.
+    linger: Option<Duration>,
+    dropped_on_close: u64,
     backend_taken: bool,
     fake: FakeModel,
     writes: u64,
@@ -730,6 +738,8 @@ impl Model {
             events: VecDeque::new(),
             progress: false,
             dropped_unroutable: 0,
+            linger: None,
+            dropped_on_close: 0,
             backend_taken: false,
             fake: FakeModel::new(),
             writes: 0,
@@ -870,6 +880,14 @@ impl Model {
                 let taken = self.lifecycle == Lifecycle::Closed && !self.backend_taken;
                 self.backend_taken |= taken;
                 Outcome::Flag(taken)
+            }
+            Op::CloseWithLinger(ms) => {
+                self.close_with_linger(Some(Duration::from_millis(ms.into())));
+                Outcome::Nothing
+            }
+            Op::LingerExpired => {
+                self.linger_expired();
+                Outcome::Nothing
             }
         };
     }
@@ -1170,7 +1188,14 @@ impl Model {
         Ok(())
     }
 
+    /// `close`: LINGER -1, keep flushing for ever.
     fn close(&mut self) {
+        self.close_with_linger(None);
+    }
+
+    /// Stops reading; finishes at once with an empty queue, drops the queue with LINGER 0,
+    /// otherwise remembers the LINGER for the driver.
+    fn close_with_linger(&mut self, linger: Option<Duration>) {
         if self.lifecycle != Lifecycle::Open {
             return;
         }
@@ -1178,9 +1203,19 @@ impl Model {
         self.progress = true;
         self.events
             .retain(|e| !matches!(e, EngineEvent::Message(_)));
-        if self.queue.is_empty() {
-            self.finish(None);
+        self.linger = linger;
+        if self.queue.is_empty() || linger == Some(Duration::ZERO) {
+            self.linger_expired();
         }
+    }
+
+    /// The LINGER expired: while closing, count and drop the queue, then finish.
+    fn linger_expired(&mut self) {
+        if self.lifecycle != Lifecycle::Closing {
+            return;
+        }
+        self.dropped_on_close += self.queue.len() as u64;
+        self.finish(None);
     }
 
     /// A fatal libzmq error (`fatal`): the queue is dropped, but messages received before it
@@ -1203,6 +1238,7 @@ impl Model {
     }
 
     fn finish(&mut self, error: Option<Error>) {
+        self.linger = None;
         self.queue.clear();
         self.queued_bytes = 0;
         self.head_sent = 0;
@@ -1434,6 +1470,19 @@ impl Harness {
                 self.engine.fatal(errno.error());
                 Outcome::Nothing
             }
+            Op::CloseWithLinger(ms) => {
+                self.reading_over |= self.engine.lifecycle() == Lifecycle::Open;
+                // Dropping the queue is what a LINGER of 0 asks for.
+                self.dropped_queue |= ms == 0 && self.engine.lifecycle() == Lifecycle::Open;
+                self.engine
+                    .close_with_linger(Some(Duration::from_millis(ms.into())));
+                Outcome::Nothing
+            }
+            Op::LingerExpired => {
+                self.dropped_queue |= self.engine.lifecycle() == Lifecycle::Closing;
+                self.engine.handle_linger_expired();
+                Outcome::Nothing
+            }
             Op::TakeBackend => {
                 let taken = self.engine.take_backend();
                 let gave = taken.is_some();
@@ -1613,6 +1662,16 @@ impl Harness {
             model.dropped_unroutable,
             "dropped unroutable"
         );
+        assert_eq!(
+            e.dropped_on_close(),
+            model.dropped_on_close,
+            "dropped on close"
+        );
+        let linger = match model.lifecycle {
+            Lifecycle::Closing => model.linger,
+            _ => None,
+        };
+        assert_eq!(e.linger_timeout(), linger, "linger timeout");
         let sent = fake.sent();
         let dropped = e.dropped_unroutable() - self.dropped_seen.get();
         let dropped = usize::try_from(dropped).expect("a small count");

@@ -104,7 +104,7 @@ fn tag(out: &mut Vec<u8>, index: usize, n: usize) {
     out.extend_from_slice(&t.to_le_bytes());
 }
 
-const OP_VARIANTS: usize = 23;
+const OP_VARIANTS: usize = 25;
 
 fn encode_op(out: &mut Vec<u8>, op: &Op) {
     let variant = |out: &mut Vec<u8>, index| tag(out, index, OP_VARIANTS);
@@ -208,6 +208,11 @@ fn encode_op(out: &mut Vec<u8>, op: &Op) {
             tag(out, errno as usize, ERRNO_VARIANTS);
         }
         Op::TakeBackend => variant(out, 22),
+        Op::CloseWithLinger(ms) => {
+            variant(out, 23);
+            out.push(ms);
+        }
+        Op::LingerExpired => variant(out, 24),
     }
 }
 

@@ -226,6 +226,7 @@ pub(crate) fn start<P: ZmqProtocol>(
         protocol: dyn_protocol,
         readiness: Some(readiness),
         backoff: Backoff::new(),
+        linger: None,
     };
     if let Err(payload) = made {
         // The socket is closed here, with no callback after the failed one.
@@ -243,6 +244,8 @@ struct Driver {
     protocol: Arc<dyn Dispatch>,
     readiness: Option<Box<dyn Readiness>>,
     backoff: Backoff,
+    /// The LINGER deadline of a close in progress (`Engine::linger_timeout`).
+    linger: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// The retry timer for [`Step::Blocked`]: 1 ms, doubling to 64 ms, reset once the engine is
@@ -347,6 +350,18 @@ impl Future for Driver {
                 }
                 Step::Idle => this.backoff.reset(),
                 Step::Blocked => {}
+            }
+            // A close with a finite LINGER: the engine has no clock, the driver keeps its
+            // deadline (armed once, at the first wait after the close).
+            let linger = shared.lock().engine.linger_timeout();
+            if let Some(after) = linger {
+                let timer = this
+                    .linger
+                    .get_or_insert_with(|| shared.runtime().sleep(after));
+                if timer.as_mut().poll(cx).is_ready() {
+                    shared.lock().engine.handle_linger_expired();
+                    continue;
+                }
             }
             let Some(readiness) = this.readiness.as_mut() else {
                 return Poll::Ready(());

@@ -255,7 +255,8 @@ impl ZmqProtocol for StreamProtocol {
 /// back on the peer through libzmq's HWM instead of growing memory. Writes go through the
 /// transport's write queue.
 ///
-/// Dropping the stream closes it (queued writes are still flushed).
+/// Dropping the stream closes it: queued writes are still flushed, for as long as the socket's
+/// LINGER allows (see `ZmqTransport::close`).
 ///
 /// # Example
 ///
@@ -405,7 +406,9 @@ impl ZmqStream {
         self.transport.drain().await
     }
 
-    /// Closes the stream: queued writes are flushed, queued reads stay readable.
+    /// Closes the stream: queued writes are flushed, for as long as the socket's LINGER allows
+    /// (`-1`, the default: until they are; `0`: not at all; `n`: at most `n` ms; see
+    /// `ZmqTransport::close` and `dropped_on_close`), queued reads stay readable.
     ///
     /// ```
     /// # fn f(s: &zmqio_core::ZmqStream) {

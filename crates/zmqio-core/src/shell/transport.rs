@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -164,19 +165,95 @@ impl ZmqTransport {
         result.map(|_| ())
     }
 
-    /// Starts closing: no more `msg_received`, the write queue is flushed, then
-    /// `connection_lost(None)`, then the socket is closed. Idempotent.
+    /// Starts closing: no more `msg_received`, zmqio's write queue is flushed into libzmq,
+    /// then `connection_lost(None)`, then the socket is closed. Idempotent.
+    ///
+    /// How long the flush may take is the socket's `ZMQ_LINGER` (`opt::Linger`), read when
+    /// `close()` is called, applied to zmqio's queue as libzmq applies it to its own:
+    ///
+    /// - `-1` (libzmq's default): keep trying for as long as it takes; with a peer that never
+    ///   comes, until [`abort`](Self::abort);
+    /// - `0`: drop what is queued and finish at once;
+    /// - `n` milliseconds: flush for at most `n` ms, then drop the rest and finish.
+    ///
+    /// `connection_lost(None)` either way; [`dropped_on_close`](Self::dropped_on_close) tells
+    /// how many messages were dropped. (What libzmq already took is then libzmq's, under the
+    /// same LINGER.)
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) {
-    /// t.close();
-    /// assert!(t.is_closing());
-    /// t.wait_closed().await;
+    /// # use std::future::Future;
+    /// # use std::pin::Pin;
+    /// # use std::sync::Arc;
+    /// # use std::task::{Context, Poll};
+    /// # use zmqio_core::runtime::{Readiness, Runtime, ZmqFd};
+    /// # struct ThreadPerTask;
+    /// # struct Ready(async_io::Async<ZmqFd>);
+    /// # impl Readiness for Ready {
+    /// #     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+    /// #         self.0.poll_readable(cx)
+    /// #     }
     /// # }
+    /// # impl Runtime for ThreadPerTask {
+    /// #     fn register(&self, fd: ZmqFd) -> std::io::Result<Box<dyn Readiness>> {
+    /// #         Ok(Box::new(Ready(async_io::Async::new_nonblocking(fd)?)))
+    /// #     }
+    /// #     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    /// #         std::thread::spawn(move || async_io::block_on(future));
+    /// #     }
+    /// #     fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    /// #         Box::pin(async move { async_io::Timer::after(d).await; })
+    /// #     }
+    /// # }
+    /// # let rt: Arc<dyn Runtime> = Arc::new(ThreadPerTask);
+    /// use zmqio_core::{opt, ConnectionBuilder, ZmqProtocol};
+    ///
+    /// struct Quiet;
+    /// impl ZmqProtocol for Quiet {}
+    ///
+    /// # async_io::block_on(async {
+    /// // A PUSH with no peer: libzmq takes nothing, both messages wait in zmqio's queue.
+    /// let (push, _) = ConnectionBuilder::new(rt, || Quiet, zmq::PUSH).await?;
+    /// push.write(["one"])?;
+    /// push.write(["two"])?;
+    /// push.setsockopt(opt::Linger, 0)?;
+    /// push.close();
+    /// assert_eq!(push.wait_closed().await, None); // at once, not never
+    /// assert_eq!(push.dropped_on_close(), 2);
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # }).unwrap();
     /// ```
     pub fn close(&self) {
-        self.shared.lock().engine.close();
+        {
+            let mut st = self.shared.lock();
+            let linger = st
+                .engine
+                .backend()
+                .and_then(|b| b.socket())
+                .and_then(|s| s.get_linger().ok());
+            // libzmq accepts -1 and >= 0; any negative value means "for ever".
+            let linger = linger
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(Duration::from_millis);
+            st.engine.close_with_linger(linger);
+        }
         self.shared.wake_driver();
+    }
+
+    /// Messages a [`close`](Self::close) dropped from zmqio's write queue because the socket's
+    /// LINGER expired before a peer took them. 0 while open, and after a close that flushed
+    /// everything. [`abort`](Self::abort) drops the queue too, without counting it here.
+    ///
+    /// ```
+    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// t.close();
+    /// // ... once `wait_closed()` resolved:
+    /// if t.dropped_on_close() > 0 {
+    ///     eprintln!("{} messages never left", t.dropped_on_close());
+    /// }
+    /// # }
+    /// ```
+    pub fn dropped_on_close(&self) -> u64 {
+        self.shared.lock().engine.dropped_on_close()
     }
 
     /// Closes at once: drops the write queue, `connection_lost(None)`, closes the socket.
