@@ -313,3 +313,117 @@ scenario! {
         assert_eq!(transport.dropped_on_close(), 10);
     }
 }
+
+// ----- every message weighs something -----
+
+/// An unused tcp endpoint on the loopback interface.
+fn unused_tcp_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    format!("tcp://{}", listener.local_addr().unwrap())
+}
+
+scenario! {
+    /// A message of one empty frame weighs its frame's overhead: a flood of them crosses the
+    /// high watermark and fires `pause_writing` like any other.
+    async fn pause_writing_fires_for_many_empty_messages() {
+        let (p, mut events) = Recorder::new();
+        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH).await.unwrap();
+        let (_, high) = push.get_write_buffer_limits();
+        let mut written = 0usize;
+        loop {
+            push.write([""]).unwrap();
+            written += 1;
+            if events.ready().contains(&Ev::Pause) {
+                break;
+            }
+            assert!(written <= 100_000, "100,000 empty messages queued and no pause_writing");
+        }
+        assert_eq!(push.get_write_buffer_size(), 0, "no bytes at all");
+        assert!(push.get_write_buffer_weight() > high);
+        assert_eq!(written, high / zmqio::engine::FRAME_OVERHEAD + 1);
+        push.abort();
+        push.wait_closed().await;
+    }
+}
+
+scenario! {
+    /// A queued `[b""]` is a message not yet handed to libzmq: `poll_flush` stays pending
+    /// until a peer takes it. (`Immediate`: libzmq takes nothing before a connection exists.)
+    async fn a_queued_empty_message_keeps_flush_pending_until_a_peer_takes_it() {
+        let endpoint = unused_tcp_endpoint();
+        let mut push = zmqio::create_zmq_stream(zmq::PUSH).await.unwrap();
+        push.transport().setsockopt(opt::Immediate, true).unwrap();
+        push.transport().connect(&endpoint).await.unwrap();
+        push.write([""]).unwrap();
+        assert_eq!(push.transport().get_write_buffer_size(), 0);
+        assert!(push.transport().get_write_buffer_weight() > 0, "queued");
+        assert!(push.flush().now_or_never().is_none(), "flushed while still queued");
+        let flushed = rt::spawn(async move {
+            let r = push.flush().await;
+            (r, push)
+        });
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL)
+            .bind(endpoint.as_str())
+            .await
+            .unwrap();
+        let (r, push) = timeout(Duration::from_secs(10), flushed)
+            .await
+            .expect("flush never resolved once a peer took the message");
+        r.unwrap();
+        let msg = pull.read().await.unwrap();
+        assert_eq!(msg.len(), 1);
+        assert!(msg[0].is_empty());
+        push.close();
+        pull.close();
+        push.transport().wait_closed().await;
+        pull.transport().wait_closed().await;
+    }
+}
+
+scenario! {
+    /// A peer flooding empty messages at a stream nobody reads: the stream's read buffer
+    /// weighs them, so reading pauses (and libzmq's HWMs push back on the peer) instead of
+    /// the buffer growing without bound. Everything still arrives, in order, once read.
+    async fn a_flood_of_empty_messages_pauses_a_streams_reading() {
+        const N: usize = 20_000;
+        let ep = inproc("empty-flood");
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL)
+            .bind(ep.as_str())
+            .await
+            .unwrap();
+        let (p, _events) = Recorder::new();
+        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
+            .connect(ep.as_str())
+            .await
+            .unwrap();
+        for i in 0..N {
+            // Every 1000th message carries its sequence number, to check the order.
+            if i % 1000 == 0 {
+                push.write([(i as u32).to_be_bytes().to_vec()]).unwrap();
+            } else {
+                push.write([""]).unwrap();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !pull.transport().is_reading_paused() {
+            assert!(
+                Instant::now() < deadline,
+                "a flood of empty messages never paused reading: {pull:?}"
+            );
+            rt::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(push.get_write_buffer_weight() > 0, "the writer feels the backpressure");
+        for i in 0..N {
+            let msg = pull.read().await.unwrap();
+            if i % 1000 == 0 {
+                assert_eq!(&msg[0][..], &(i as u32).to_be_bytes()[..]);
+            } else {
+                assert!(msg.len() == 1 && msg[0].is_empty(), "message {i}: {msg:?}");
+            }
+        }
+        push.close();
+        pull.close();
+        push.wait_closed().await;
+        pull.transport().wait_closed().await;
+    }
+}

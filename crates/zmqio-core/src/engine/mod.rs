@@ -66,7 +66,7 @@
 //! backend.set_writable(false); // every send is EAGAIN for now
 //! let mut engine = Engine::new(backend, zmq::PUSH);
 //! engine.set_write_limits(Some(4), None).unwrap();
-//! engine.write(["hello"].into()).unwrap(); // queued, 5 bytes > high 4
+//! engine.write(["hello"].into()).unwrap(); // queued, weighs 5 + 32 > high 4
 //! assert_eq!(engine.poll_event(), Some(EngineEvent::PauseWriting));
 //!
 //! engine.backend_mut().unwrap().set_writable(true); // the peer caught up
@@ -89,17 +89,39 @@ pub use self::monitor::MonitorReader;
 use crate::types::endpoint;
 use crate::{Error, Multipart, Result, SocketEvent};
 
-/// Default high watermark of the write queue, in bytes.
+/// Default high watermark of the write queue (and of a stream's read buffer), in weight:
+/// bytes plus [`FRAME_OVERHEAD`] per frame (see [`message_weight`]).
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+/// What each frame of a message weighs beyond its bytes: 32, the size of the `Bytes` handle
+/// that holds it (and about what a queued message costs in memory besides its payload).
+pub const FRAME_OVERHEAD: usize = 32;
+
+/// The weight of a message, which every bound of zmqio compares with its watermarks (the
+/// write queue's, `drain()`, a `Sink`'s readiness, a stream's read buffer): its bytes plus
+/// [`FRAME_OVERHEAD`] per frame. A message of empty frames therefore still weighs something,
+/// so a flood of them is bounded like any other; for messages of a few hundred bytes and
+/// more, the weight is close to the byte count.
+///
+/// ```
+/// use zmqio_core::engine::{message_weight, FRAME_OVERHEAD};
+/// use zmqio_core::Multipart;
+///
+/// assert_eq!(message_weight(&Multipart::from([""])), FRAME_OVERHEAD);
+/// assert_eq!(message_weight(&Multipart::from(["id", "", "hello"])), 7 + 3 * FRAME_OVERHEAD);
+/// ```
+pub fn message_weight(msg: &Multipart) -> usize {
+    msg.byte_len() + FRAME_OVERHEAD * msg.len()
+}
 
 /// What the engine tells the protocol, drained with [`Engine::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineEvent {
     /// A message arrived.
     Message(Multipart),
-    /// Queued bytes rose above the high watermark.
+    /// The write queue's weight rose above the high watermark.
     PauseWriting,
-    /// Queued bytes fell to the low watermark or below.
+    /// The write queue's weight fell to the low watermark or below.
     ResumeWriting,
     /// A socket monitor event.
     SocketEvent(SocketEvent),
@@ -202,6 +224,8 @@ pub struct Engine<B> {
     lifecycle: Lifecycle,
     queue: VecDeque<Multipart>,
     queued_bytes: usize,
+    /// The queued messages' [`message_weight`]s, summed: what the watermarks bound.
+    queued_weight: usize,
     /// Frames of the queue's head already accepted by the socket (libzmq accepts a message
     /// atomically, so this is 0 in practice; kept so a partial accept can never send a frame
     /// twice or drop one).
@@ -235,6 +259,7 @@ impl<B: Backend> Engine<B> {
             lifecycle: Lifecycle::Open,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            queued_weight: 0,
             head_sent: 0,
             low,
             high,
@@ -266,6 +291,11 @@ impl<B: Backend> Engine<B> {
     /// Bytes waiting in the write queue.
     pub fn queued_bytes(&self) -> usize {
         self.queued_bytes
+    }
+
+    /// The [weight](message_weight) of the write queue: what the watermarks bound.
+    pub fn queued_weight(&self) -> usize {
+        self.queued_weight
     }
 
     /// Messages waiting in the write queue.
@@ -471,6 +501,7 @@ impl<B: Backend> Engine<B> {
             }
         }
         self.queued_bytes += msg.byte_len();
+        self.queued_weight += message_weight(&msg);
         self.queue.push_back(msg);
         self.maybe_pause();
         Ok(Written {
@@ -739,6 +770,7 @@ impl<B: Backend> Engine<B> {
                     sent_any = true;
                     self.head_sent = 0;
                     self.queued_bytes -= head.byte_len();
+                    self.queued_weight -= message_weight(&head);
                     self.progress = true;
                     self.maybe_resume();
                 }
@@ -751,6 +783,7 @@ impl<B: Backend> Engine<B> {
                     // Refused for its destination only: drop it, count it, go on.
                     self.head_sent = 0;
                     self.queued_bytes -= head.byte_len();
+                    self.queued_weight -= message_weight(&head);
                     self.dropped_unroutable += 1;
                     self.progress = true;
                     self.maybe_resume();
@@ -775,14 +808,14 @@ impl<B: Backend> Engine<B> {
     }
 
     fn maybe_pause(&mut self) {
-        if !self.writing_paused && self.queued_bytes > self.high {
+        if !self.writing_paused && self.queued_weight > self.high {
             self.writing_paused = true;
             self.events.push_back(EngineEvent::PauseWriting);
         }
     }
 
     fn maybe_resume(&mut self) {
-        if self.writing_paused && self.queued_bytes <= self.low {
+        if self.writing_paused && self.queued_weight <= self.low {
             self.writing_paused = false;
             self.events.push_back(EngineEvent::ResumeWriting);
         }
@@ -791,6 +824,7 @@ impl<B: Backend> Engine<B> {
     fn drop_queue(&mut self) {
         self.queue.clear();
         self.queued_bytes = 0;
+        self.queued_weight = 0;
         self.head_sent = 0;
     }
 
@@ -810,6 +844,7 @@ impl<B> std::fmt::Debug for Engine<B> {
             .field("lifecycle", &self.lifecycle)
             .field("queued_messages", &self.queue.len())
             .field("queued_bytes", &self.queued_bytes)
+            .field("queued_weight", &self.queued_weight)
             .field("limits", &(self.low, self.high))
             .field("writing_paused", &self.writing_paused)
             .field("reading_paused", &self.reading_paused)

@@ -415,13 +415,15 @@ fn high_below_low_is_invalid_argument_and_keeps_the_limits() {
 #[test]
 fn pause_writing_fires_once_when_strictly_above_high() {
     let mut e = engine(zmq::PUSH);
-    e.set_write_limits(Some(10), Some(2)).unwrap();
+    // A frame weighs its bytes plus FRAME_OVERHEAD (32).
+    e.set_write_limits(Some(42), Some(2)).unwrap();
     fake(&mut e).set_writable(false);
-    e.write(msg(&["0123456789"])).unwrap(); // exactly high: no pause
+    e.write(msg(&["0123456789"])).unwrap(); // weighs exactly high: no pause
     assert_eq!(e.queued_bytes(), 10);
+    assert_eq!(e.queued_weight(), 42);
     assert_eq!(events(&mut e), vec![]);
     assert!(!e.is_writing_paused());
-    e.write(msg(&["x"])).unwrap(); // 11 > 10
+    e.write(msg(&[""])).unwrap(); // 42 + 32 > 42
     assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
     e.write(msg(&["more"])).unwrap();
     e.write(msg(&["and more"])).unwrap();
@@ -432,29 +434,57 @@ fn pause_writing_fires_once_when_strictly_above_high() {
 #[test]
 fn resume_writing_fires_once_at_or_below_low() {
     let mut e = probe_engine(zmq::PUSH);
-    e.set_write_limits(Some(10), Some(4)).unwrap();
+    // Each message weighs 2 + 32 = 34.
+    e.set_write_limits(Some(170), Some(68)).unwrap();
     probe(&mut e).send_credit = Some(0);
     for _ in 0..6 {
-        e.write(msg(&["ab"])).unwrap(); // 12 bytes queued in the end
+        e.write(msg(&["ab"])).unwrap(); // 6 * 34 = 204 queued in the end
     }
     assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
 
-    // 12 -> 6: still above low.
+    // 204 -> 102: still above low.
     probe(&mut e).send_credit = Some(3);
     assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
-    assert_eq!(e.queued_bytes(), 6);
+    assert_eq!((e.queued_bytes(), e.queued_weight()), (6, 102));
     assert_eq!(events(&mut e), vec![]);
-    // 6 -> 4 = low: resume.
+    // 102 -> 68 = low: resume.
     probe(&mut e).send_credit = Some(1);
     assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
-    assert_eq!(e.queued_bytes(), 4);
+    assert_eq!((e.queued_bytes(), e.queued_weight()), (4, 68));
     assert_eq!(events(&mut e), vec![EngineEvent::ResumeWriting]);
-    // 4 -> 0: no second resume.
+    // 68 -> 0: no second resume.
     probe(&mut e).send_credit = None;
     assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
     assert_eq!(e.queued_bytes(), 0);
     assert_eq!(events(&mut e), vec![]);
     assert_eq!(probe(&mut e).fake.sent().len(), 6);
+}
+
+/// Issue 11.2: a message of empty frames weighs something, so a flood of them crosses the
+/// high watermark like any other, and comes back under the low one as they are sent.
+#[test]
+fn empty_messages_weigh_something_and_pause_writing() {
+    let mut e = engine(zmq::PUSH);
+    fake(&mut e).set_writable(false);
+    let mut written = 0;
+    while !e.is_writing_paused() {
+        e.write(msg(&[""])).unwrap();
+        written += 1;
+        assert!(
+            written <= 10_000,
+            "a flood of empty messages never paused writing"
+        );
+    }
+    assert_eq!(e.queued_bytes(), 0);
+    assert_eq!(written, DEFAULT_HIGH_WATER / FRAME_OVERHEAD + 1);
+    assert_eq!(e.queued_weight(), written * FRAME_OVERHEAD);
+    assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
+    // Several empty frames weigh one overhead each.
+    assert_eq!(message_weight(&msg(&["", "", ""])), 3 * FRAME_OVERHEAD);
+    fake(&mut e).set_writable(true);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    assert_eq!(events(&mut e), vec![EngineEvent::ResumeWriting]);
+    assert_eq!(e.queued_weight(), 0);
 }
 
 #[test]
@@ -480,11 +510,11 @@ fn set_write_limits_applies_at_once() {
     fake(&mut e).set_writable(false);
     e.write(msg(&[&"x".repeat(100)])).unwrap();
     assert_eq!(events(&mut e), vec![]);
-    // Lowering high below what is queued pauses at once, without any send.
+    // Lowering high below what is queued (100 bytes + 32) pauses at once, without any send.
     e.set_write_limits(Some(50), None).unwrap();
     assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
     // Raising low to what is queued resumes at once.
-    e.set_write_limits(Some(1000), Some(100)).unwrap();
+    e.set_write_limits(Some(1000), Some(132)).unwrap();
     assert_eq!(events(&mut e), vec![EngineEvent::ResumeWriting]);
     // A rejected change emits nothing.
     assert!(e.set_write_limits(Some(1), Some(2)).is_err());

@@ -35,7 +35,8 @@ use bytes::Bytes;
 
 use crate::engine::fake::{Call, FakeBackend};
 use crate::engine::{
-    socket_receives, Engine, EngineEvent, Lifecycle, Step, Written, DEFAULT_HIGH_WATER,
+    message_weight, socket_receives, Engine, EngineEvent, Lifecycle, Step, Written,
+    DEFAULT_HIGH_WATER,
 };
 use crate::monitor::{MonitorEvent, SocketEvent};
 use crate::{Error, Multipart, Result};
@@ -653,6 +654,11 @@ impl FakeModel {
     }
 }
 
+/// The model's weight of a message: its bytes, plus 32 for each frame.
+fn weight(msg: &Multipart) -> usize {
+    msg.iter().map(|frame| frame.len() + 32).sum()
+}
+
 /// Calls `f` again while it fails with `EINTR`, as the engine promises.
 fn retry<T>(
     fake: &mut FakeModel,
@@ -677,6 +683,8 @@ pub struct Model {
     lifecycle: Lifecycle,
     queue: VecDeque<Multipart>,
     queued_bytes: usize,
+    /// Bytes plus 32 per frame of every queued message: what the watermarks bound.
+    queued_weight: usize,
     /// Frames of the queue's head already accepted by the backend.
     head_sent: usize,
     low: usize,
@@ -707,6 +715,7 @@ impl fmt::Debug for Model {
             .field("lifecycle", &self.lifecycle)
             .field("queued_messages", &self.queue.len())
             .field("queued_bytes", &self.queued_bytes)
+            .field("queued_weight", &self.queued_weight)
             .field("head_sent", &self.head_sent)
             .field("limits", &(self.low, self.high))
             .field("writing_paused", &self.writing_paused)
@@ -727,6 +736,7 @@ impl Model {
             lifecycle: Lifecycle::Open,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            queued_weight: 0,
             head_sent: 0,
             low: DEFAULT_HIGH_WATER / 4,
             high: DEFAULT_HIGH_WATER,
@@ -766,6 +776,11 @@ impl Model {
     /// The predicted queued bytes.
     pub fn queued_bytes(&self) -> usize {
         self.queued_bytes
+    }
+
+    /// The predicted weight of the queue.
+    pub fn queued_weight(&self) -> usize {
+        self.queued_weight
     }
 
     /// The predicted `(low, high)` watermarks.
@@ -944,6 +959,7 @@ impl Model {
             }
         }
         self.queued_bytes += msg.byte_len();
+        self.queued_weight += weight(&msg);
         self.queue.push_back(msg);
         self.pause_if_above_high();
         // The queue's first message: the driver must now wait for POLLOUT.
@@ -1040,6 +1056,7 @@ impl Model {
                     sent_any = true;
                     self.queue.pop_front();
                     self.queued_bytes -= head.byte_len();
+                    self.queued_weight -= weight(&head);
                     self.head_sent = 0;
                     self.progress = true;
                     self.resume_if_at_or_below_low();
@@ -1052,6 +1069,7 @@ impl Model {
                 Sent::Failed(frame, e) if self.per_message(e, frame) => {
                     self.queue.pop_front();
                     self.queued_bytes -= head.byte_len();
+                    self.queued_weight -= weight(&head);
                     self.head_sent = 0;
                     self.dropped_unroutable += 1;
                     self.progress = true;
@@ -1099,14 +1117,14 @@ impl Model {
     }
 
     fn pause_if_above_high(&mut self) {
-        if !self.writing_paused && self.queued_bytes > self.high {
+        if !self.writing_paused && self.queued_weight > self.high {
             self.writing_paused = true;
             self.events.push_back(EngineEvent::PauseWriting);
         }
     }
 
     fn resume_if_at_or_below_low(&mut self) {
-        if self.writing_paused && self.queued_bytes <= self.low {
+        if self.writing_paused && self.queued_weight <= self.low {
             self.writing_paused = false;
             self.events.push_back(EngineEvent::ResumeWriting);
         }
@@ -1241,6 +1259,7 @@ impl Model {
         self.linger = None;
         self.queue.clear();
         self.queued_bytes = 0;
+        self.queued_weight = 0;
         self.head_sent = 0;
         self.lifecycle = Lifecycle::Closed;
         self.progress = true;
@@ -1612,6 +1631,7 @@ impl Harness {
         let e = &self.engine;
         assert_eq!(e.lifecycle(), model.lifecycle, "lifecycle");
         assert_eq!(e.queued_bytes(), model.queued_bytes, "queued bytes");
+        assert_eq!(e.queued_weight(), model.queued_weight, "queued weight");
         assert_eq!(e.queued_messages(), model.queue.len(), "queued messages");
         assert_eq!(e.write_limits(), (model.low, model.high), "write limits");
         assert_eq!(
@@ -1704,6 +1724,7 @@ impl Harness {
         let unsent = &self.accepted[consumed..];
         if e.lifecycle() == Lifecycle::Closed {
             assert_eq!(e.queued_bytes(), 0, "bytes queued once closed");
+            assert_eq!(e.queued_weight(), 0, "weight queued once closed");
             assert_eq!(e.queued_messages(), 0, "messages queued once closed");
         } else {
             // The queue is exactly the accepted writes the backend has not taken.
@@ -1712,6 +1733,17 @@ impl Harness {
                 e.queued_bytes(),
                 unsent_bytes,
                 "queued bytes != queued messages"
+            );
+            // Every message weighs its bytes plus 32 per frame, so even empty ones count.
+            let unsent_weight: usize = unsent.iter().map(message_weight).sum();
+            assert_eq!(
+                e.queued_weight(),
+                unsent_weight,
+                "queued weight != queued messages"
+            );
+            assert!(
+                e.queued_weight() >= e.queued_bytes() + 32 * e.queued_messages(),
+                "a message weighs nothing"
             );
             assert_eq!(e.queued_messages(), unsent.len(), "queue != unsent writes");
             // A multipart in progress is a prefix of the queue's head.
@@ -1733,12 +1765,12 @@ impl Harness {
             let (low, high) = e.write_limits();
             if e.is_writing_paused() {
                 assert!(
-                    e.queued_bytes() > low,
+                    e.queued_weight() > low,
                     "paused at or below the low watermark"
                 );
             } else {
                 assert!(
-                    e.queued_bytes() <= high,
+                    e.queued_weight() <= high,
                     "not paused above the high watermark"
                 );
             }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures::{Sink, Stream};
 
-use crate::engine::buffer_limits;
+use crate::engine::{buffer_limits, message_weight};
 use crate::runtime::Runtime;
 use crate::shell::builder::SocketSpec;
 use crate::shell::transport::QueueBound;
@@ -60,8 +60,10 @@ impl StreamBuilder {
 
     crate::shell::builder::socket_spec_methods!();
 
-    /// Read-side watermarks: reading from the socket pauses while more than `high` bytes
-    /// wait to be read, and resumes at `low`. Defaults: 64 KiB and `high / 4`.
+    /// Read-side watermarks: reading from the socket pauses while the messages waiting to be
+    /// read weigh more than `high`, and resumes at `low`. A message weighs its bytes plus 32
+    /// per frame (`engine::message_weight`), so a flood of empty messages pauses reading like
+    /// any other. Defaults: 64 KiB and `high / 4`.
     pub fn read_buffer_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
         self.read_limits = (high, low);
         self
@@ -118,6 +120,8 @@ impl std::fmt::Debug for StreamBuilder {
 struct ReadState {
     messages: VecDeque<Multipart>,
     bytes: usize,
+    /// The queued messages' weights, summed: what the read watermarks bound.
+    weight: usize,
     low: usize,
     high: usize,
     /// Whether this stream paused the transport's reading (read-side backpressure).
@@ -139,6 +143,7 @@ impl ReadState {
         Self {
             messages: VecDeque::new(),
             bytes: 0,
+            weight: 0,
             low,
             high,
             paused: false,
@@ -154,14 +159,14 @@ impl ReadState {
         }
     }
 
-    /// Pauses or resumes the transport's reading to match the queued bytes. Called with the
-    /// state locked so a pause and a resume can never cross.
+    /// Pauses or resumes the transport's reading to match the queued weight. Called with
+    /// the state locked so a pause and a resume can never cross.
     fn apply_backpressure(&mut self, transport: &ZmqTransport) {
-        if !self.paused && self.bytes > self.high {
+        if !self.paused && self.weight > self.high {
             if transport.pause_reading().is_ok() {
                 self.paused = true;
             }
-        } else if self.paused && self.bytes <= self.low {
+        } else if self.paused && self.weight <= self.low {
             self.paused = false;
             let _ = transport.resume_reading();
         }
@@ -218,6 +223,7 @@ impl ZmqProtocol for StreamProtocol {
         let waker = {
             let mut st = self.lock();
             st.bytes += msg.byte_len();
+            st.weight += message_weight(&msg);
             st.messages.push_back(msg);
             if let Some(t) = &self.transport {
                 st.apply_backpressure(t);
@@ -250,8 +256,9 @@ impl ZmqProtocol for StreamProtocol {
 /// A socket as an async reader and writer, as in aiozmq's `ZmqStream`; also a
 /// [`futures::Stream`] of messages and a [`futures::Sink`] of messages.
 ///
-/// Incoming messages are queued for [`read`](Self::read) (or the `Stream`); while more than
-/// the read high watermark waits, reading from the socket pauses, so a slow reader pushes
+/// Incoming messages are queued for [`read`](Self::read) (or the `Stream`); while what waits
+/// weighs more than the read high watermark (bytes plus 32 per frame, so empty messages
+/// count too), reading from the socket pauses, so a slow reader pushes
 /// back on the peer through libzmq's HWM instead of growing memory. Writes go through the
 /// transport's write queue.
 ///
@@ -318,6 +325,7 @@ impl ZmqStream {
         let mut st = self.lock();
         if let Some(msg) = st.messages.pop_front() {
             st.bytes -= msg.byte_len();
+            st.weight -= message_weight(&msg);
             st.apply_backpressure(&self.transport);
             return Poll::Ready(Ok(msg));
         }
@@ -393,7 +401,8 @@ impl ZmqStream {
         self.transport.write(msg)
     }
 
-    /// Waits until the write queue holds at most the low watermark; `Err` once closed or lost
+    /// Waits until the write queue's weight is at most the low watermark; `Err` once closed
+    /// or lost
     /// (with the fatal error, if there was one).
     ///
     /// ```
@@ -500,7 +509,7 @@ impl Stream for ZmqStream {
 impl Sink<Multipart> for ZmqStream {
     type Error = Error;
 
-    /// Ready while the write queue holds at most the high watermark.
+    /// Ready while the write queue's weight is at most the high watermark.
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.transport.poll_queue_at_most(cx, QueueBound::High)
     }
@@ -509,7 +518,8 @@ impl Sink<Multipart> for ZmqStream {
         self.transport.write(item)
     }
 
-    /// Ready once the write queue is empty (every message handed to libzmq).
+    /// Ready once the write queue holds no message (every message handed to libzmq; a queued
+    /// empty message counts).
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.transport.poll_queue_at_most(cx, QueueBound::Empty)
     }
@@ -538,6 +548,7 @@ impl std::fmt::Debug for ZmqStream {
             .field("transport", &self.transport)
             .field("queued_messages", &st.messages.len())
             .field("queued_bytes", &st.bytes)
+            .field("queued_weight", &st.weight)
             .field("read_limits", &(st.low, st.high))
             .field("paused", &st.paused)
             .field("closed", &st.closed)

@@ -292,7 +292,10 @@ impl ZmqTransport {
     }
 
     /// Sets the write watermarks: high defaults to 64 KiB (or `4 * low`), low to `high / 4`;
-    /// `high < low` is `InvalidArgument`. Applies at once (may fire `pause_writing` or
+    /// `high < low` is `InvalidArgument`. The watermarks bound the queue's *weight*: each
+    /// message weighs its bytes plus 32 per frame
+    /// ([`engine::message_weight`](crate::engine::message_weight)), so a flood of empty
+    /// messages pauses writing like any other. Applies at once (may fire `pause_writing` or
     /// `resume_writing`), and wakes a pending [`drain`](Self::drain) or `Sink` that the new
     /// watermarks satisfy.
     ///
@@ -317,7 +320,8 @@ impl ZmqTransport {
         result
     }
 
-    /// Bytes waiting in the write queue.
+    /// Bytes waiting in the write queue (the payload only; the watermarks compare the
+    /// [weight](Self::get_write_buffer_weight)).
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) {
@@ -326,6 +330,21 @@ impl ZmqTransport {
     /// ```
     pub fn get_write_buffer_size(&self) -> usize {
         self.shared.lock().engine.queued_bytes()
+    }
+
+    /// The weight of the write queue, which the watermarks bound: its bytes plus 32 per
+    /// frame ([`engine::message_weight`](crate::engine::message_weight)). `pause_writing`
+    /// fires once it rises above the high watermark, `resume_writing` once it falls to the
+    /// low one.
+    ///
+    /// ```
+    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// let (_, high) = t.get_write_buffer_limits();
+    /// let over = t.get_write_buffer_weight() > high;
+    /// # }
+    /// ```
+    pub fn get_write_buffer_weight(&self) -> usize {
+        self.shared.lock().engine.queued_weight()
     }
 
     /// Messages zmqio dropped from its write queue because libzmq refused their destination:
@@ -539,7 +558,8 @@ impl ZmqTransport {
         self.shared.lock().engine.subscriptions().cloned()
     }
 
-    /// Waits until the write queue holds at most the low watermark.
+    /// Waits until the write queue's weight (bytes plus 32 per frame) is at most the low
+    /// watermark.
     ///
     /// `Ok` at once when it already does. `Err` with the fatal error if the transport is lost
     /// first, or `Err(Closed)` if it is closing or closed.
@@ -556,8 +576,9 @@ impl ZmqTransport {
         poll_fn(|cx| self.poll_queue_at_most(cx, QueueBound::Low)).await
     }
 
-    /// `Ready(Ok)` once the write queue holds at most `bound` bytes; `Ready(Err)` once the
-    /// transport is closing or lost; otherwise registers `cx` to be woken on progress.
+    /// `Ready(Ok)` once the write queue is within `bound` (its weight at most a watermark, or
+    /// no message at all for [`QueueBound::Empty`]); `Ready(Err)` once the transport is
+    /// closing or lost; otherwise registers `cx` to be woken on progress.
     pub(crate) fn poll_queue_at_most(
         &self,
         cx: &mut Context<'_>,
@@ -568,12 +589,13 @@ impl ZmqTransport {
             return Poll::Ready(Err(st.closed_error()));
         }
         let (low, high) = st.engine.write_limits();
-        let limit = match bound {
-            QueueBound::Empty => 0,
-            QueueBound::Low => low,
-            QueueBound::High => high,
+        let within = match bound {
+            // Counted in messages: a queued `[b""]` weighs little but is not flushed.
+            QueueBound::Empty => st.engine.queued_messages() == 0,
+            QueueBound::Low => st.engine.queued_weight() <= low,
+            QueueBound::High => st.engine.queued_weight() <= high,
         };
-        if st.engine.queued_bytes() <= limit {
+        if within {
             return Poll::Ready(Ok(()));
         }
         st.register_waiter(cx.waker());
