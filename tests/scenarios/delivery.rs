@@ -165,7 +165,8 @@ scenario! {
         dealer.set_write_buffer_limits(Some(4), Some(0)).unwrap();
         user_call(|| dealer.write(["12345"])).unwrap();
         assert_eq!(seen.next().await, Some(("pause", true)));
-        user_call(|| dealer.set_write_buffer_limits(Some(100), None)).unwrap();
+        // "12345" weighs 5 + 32 per frame = 37, at most the new low watermark of 250.
+        user_call(|| dealer.set_write_buffer_limits(Some(1000), None)).unwrap();
         assert_eq!(timeout(LONG, seen.next()).await, Some(Some(("resume", false))));
         dealer.abort();
         assert_eq!(timeout(LONG, seen.next()).await, Some(Some(("lost", false))));

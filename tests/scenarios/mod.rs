@@ -21,6 +21,7 @@ mod monitor;
 mod reliability;
 mod stream;
 mod transport;
+mod write_queue;
 
 use std::future::Future;
 use std::time::Duration;

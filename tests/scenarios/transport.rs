@@ -230,8 +230,9 @@ scenario! {
         for i in 0..N {
             push.write(big_message(i)).unwrap();
         }
+        // The pause proves the queue went over the high watermark; its size right now is not
+        // checked, because the driver may already be flushing it into the connected PULL.
         assert_eq!(push_ev.next().await, Ev::Pause);
-        assert!(push.get_write_buffer_size() > push.get_write_buffer_limits().1);
         push.close();
         assert!(push.is_closing());
         assert_eq!(push.write(["late"]), Err(Error::Closed));

@@ -21,7 +21,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
 use zmqio_core::engine::fake::FakeBackend;
-use zmqio_core::engine::{Engine, EngineEvent, Lifecycle};
+use zmqio_core::engine::{Engine, EngineEvent, Lifecycle, FRAME_OVERHEAD};
 use zmqio_core::fuzzing::engine::{
     self, EngineCase, Errno, Frames, Harness, Limit, Model, Op, ScriptCall, Scripted, SocketKind,
     Target, MAX_FRAMES, MAX_FRAME_LEN,
@@ -185,7 +185,13 @@ fn op(sub: bool) -> BoxedStrategy<Op> {
         1 => (any::<u16>(), any::<u32>()).prop_map(|(code, value)| Op::SocketEvent { code, value }),
         8 => (0u8..4).prop_map(Op::Poll),
         1 => Just(Op::TakeProgress),
-        1 => prop_oneof![Just(Op::Close), Just(Op::Abort), errno().prop_map(Op::Fatal)],
+        1 => prop_oneof![
+            Just(Op::Close),
+            Just(Op::Abort),
+            errno().prop_map(Op::Fatal),
+            any::<u8>().prop_map(Op::CloseWithLinger),
+        ],
+        1 => Just(Op::LingerExpired),
         1 => Just(Op::TakeBackend),
         2 => any::<bool>().prop_map(Op::SetReadBackpressure),
         1 => Just(Op::CloseKeepingReceived),
@@ -194,13 +200,14 @@ fn op(sub: bool) -> BoxedStrategy<Op> {
     .boxed()
 }
 
-/// An operation that puts the queued bytes exactly at, or one byte off, a watermark: a
-/// write of the bytes left to the high watermark, or new watermarks at the queued bytes.
-/// (Random sizes alone almost never hit `queued == high` or `queued == low`.)
+/// An operation that puts the queue's weight exactly at, or one off, a watermark: a
+/// one-frame write of the weight left to the high watermark (a frame weighs its length plus
+/// `FRAME_OVERHEAD`), or new watermarks at the queued weight. (Random sizes alone almost
+/// never hit `queued == high` or `queued == low`.)
 fn at_a_watermark(state: &Model) -> BoxedStrategy<Op> {
-    let queued = state.queued_bytes();
+    let queued = state.queued_weight();
     let (_, high) = state.write_limits();
-    let to_high = high.saturating_sub(queued);
+    let to_high = high.saturating_sub(queued).saturating_sub(FRAME_OVERHEAD);
     let near = |n: usize| {
         let n = n.min(u32::MAX as usize - 1) as u32;
         prop_oneof![Just(n.saturating_sub(1)), Just(n), Just(n + 1)]

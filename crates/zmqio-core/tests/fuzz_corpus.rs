@@ -296,6 +296,72 @@ fn seeds() -> Vec<Seed> {
             ],
         ),
         engine(
+            "close-with-linger",
+            SocketKind::Dealer,
+            vec![
+                SetWritable(false),
+                frames(&[10, 0]),
+                frames(&[3]),
+                CloseWithLinger(50),
+                TakeProgress,
+                ready(None, 0, 8),
+                LingerExpired,
+                Poll(0),
+                LingerExpired,
+                TakeBackend,
+            ],
+        ),
+        engine(
+            "close-with-linger-zero",
+            SocketKind::Push,
+            vec![
+                SetWritable(false),
+                frames(&[0]),
+                frames(&[0]),
+                CloseWithLinger(0),
+                Poll(0),
+                TakeBackend,
+            ],
+        ),
+        engine(
+            "router-unroutable",
+            SocketKind::Router,
+            vec![
+                send(Scripted::Fail(Errno::HostUnreach)),
+                frames(&[4, 5]),
+                SetWritable(false),
+                frames(&[4, 1]),
+                frames(&[4, 2]),
+                frames(&[4, 3]),
+                send(Scripted::Fail(Errno::HostUnreach)),
+                send(Scripted::Pass),
+                send(Scripted::Fail(Errno::HostUnreach)),
+                ready(Some(true), 0, 8),
+                Poll(0),
+                TakeProgress,
+            ],
+        ),
+        engine(
+            "raised-limits-are-progress",
+            SocketKind::Push,
+            vec![
+                SetWritable(false),
+                frames(&[100]),
+                TakeProgress,
+                SetWriteLimits {
+                    high: Some(Limit::Small(50)),
+                    low: Some(Limit::Small(10)),
+                },
+                TakeProgress,
+                SetWriteLimits {
+                    high: Some(Limit::Medium(1000)),
+                    low: Some(Limit::Small(200)),
+                },
+                TakeProgress,
+                Poll(0),
+            ],
+        ),
+        engine(
             // The bug the model test found: `set_write_limits` after the transport was lost
             // while writing was paused emitted `ResumeWriting` after `ConnectionLost`.
             "limits-after-abort-while-paused",

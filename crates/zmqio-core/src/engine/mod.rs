@@ -12,7 +12,9 @@
 //!
 //! - **getters** (`queued_bytes`, `write_limits`, `bindings`, ...) only read;
 //! - **user commands** (`write`, `close`, `abort`, `pause_reading`, `bind`, `subscribe`, ...)
-//!   change state and may call the socket;
+//!   change state and may call the socket; a command made from another task than the
+//!   driver's must wake the driver (`ZMQ_FD` rule 6), and [`write`](Engine::write), the hot
+//!   one, says in its [`Written`] whether it has to;
 //! - the **input** [`handle_readiness`](Engine::handle_readiness), to call whenever the
 //!   socket's `ZMQ_FD` fired, after any user command, and whenever it returned
 //!   [`Step::Again`];
@@ -25,6 +27,37 @@
 //! `Again` means yield and call again without waiting, `Closed` means close the socket (after
 //! deregistering its fd) with [`take_backend`](Engine::take_backend).
 //!
+//! The engine has no clock. The one deadline it knows, the socket's `ZMQ_LINGER` for a
+//! closing transport's queue, is an input: while [`linger_timeout`](Engine::linger_timeout)
+//! is `Some(d)`, the driver arms a timer of `d` and calls
+//! [`handle_linger_expired`](Engine::handle_linger_expired) when it fires.
+//!
+//! # Which errors end the transport
+//!
+//! libzmq answers a send or a receive with an errno that is about the socket, or about one
+//! message. The engine sorts them by what libzmq 4.3's socket types mean by them:
+//!
+//! | errno | from | kind | why |
+//! | --- | --- | --- | --- |
+//! | `EAGAIN` | any send or receive | not now | HWM reached, no peer yet, nothing to read: the message waits in the queue, reading waits for `POLLIN` |
+//! | `EINTR` | any call | not now | retried at once; never reaches the user |
+//! | `EHOSTUNREACH` | send of the first frame on ROUTER (with `ROUTER_MANDATORY`) and STREAM | **per message** | no peer has that routing id, or its pipe is closing (the peer left): libzmq refused this one message and consumed nothing; the socket and every other peer are fine |
+//! | `EAGAIN` | send on ROUTER (mandatory, peer full), STREAM (peer full), XPUB (`XPUB_NODROP`, a subscriber full) | not now | `POLLOUT` may still be set (another peer has room): see [`Step::Blocked`] |
+//! | `EFSM` | send or receive on REQ/REP out of turn | fatal (send); ends a batch (receive after a message) | the socket's state machine is broken; aiozmq ends the transport, and so does zmqio |
+//! | `ETERM` | any call | fatal | the context was terminated: the socket is unusable |
+//! | `ENOTSOCK`, `EFAULT` | any call | fatal | the socket or message is invalid |
+//! | `ENOTSUP` | send on SUB/PULL, receive on PUB/PUSH | fatal | the socket type cannot do it, now or ever |
+//! | anything else | send, receive, `ZMQ_EVENTS` | fatal | unknown to the socket types zmqio supports; safer to end than to spin |
+//!
+//! A per-message `EHOSTUNREACH` from [`write`](Engine::write) with an empty queue is returned
+//! (`Err(Zmq(EHOSTUNREACH))`) and nothing is queued. While the queue is flushed, the message
+//! is dropped, counted in [`dropped_unroutable`](Engine::dropped_unroutable), and flushing
+//! goes on with the next one. libzmq only answers `EHOSTUNREACH` for a message's first frame
+//! (the routing id); should it ever come after a frame was accepted, the message cannot be
+//! abandoned half sent and the error is fatal. On other socket types `EHOSTUNREACH` cannot
+//! happen and stays fatal. Libzmq's own silent drops (a ROUTER without `ROUTER_MANDATORY`,
+//! a PUB with a full subscriber) are not seen by zmqio and not counted.
+//!
 //! # Example
 //!
 //! ```
@@ -34,7 +67,7 @@
 //! backend.set_writable(false); // every send is EAGAIN for now
 //! let mut engine = Engine::new(backend, zmq::PUSH);
 //! engine.set_write_limits(Some(4), None).unwrap();
-//! engine.write(["hello"].into()).unwrap(); // queued, 5 bytes > high 4
+//! engine.write(["hello"].into()).unwrap(); // queued, weighs 5 + 32 > high 4
 //! assert_eq!(engine.poll_event(), Some(EngineEvent::PauseWriting));
 //!
 //! engine.backend_mut().unwrap().set_writable(true); // the peer caught up
@@ -48,6 +81,7 @@ pub mod fake;
 mod monitor;
 
 use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -56,22 +90,78 @@ pub use self::monitor::MonitorReader;
 use crate::types::endpoint;
 use crate::{Error, Multipart, Result, SocketEvent};
 
-/// Default high watermark of the write queue, in bytes.
+/// Default high watermark of the write queue (and of a stream's read buffer), in weight:
+/// bytes plus [`FRAME_OVERHEAD`] per frame (see [`message_weight`]).
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+/// What each frame of a message weighs beyond its bytes: 32, the size of the `Bytes` handle
+/// that holds it (and about what a queued message costs in memory besides its payload).
+pub const FRAME_OVERHEAD: usize = 32;
+
+/// The weight of a message, which every bound of zmqio compares with its watermarks (the
+/// write queue's, `drain()`, a `Sink`'s readiness, a stream's read buffer): its bytes plus
+/// [`FRAME_OVERHEAD`] per frame. A message of empty frames therefore still weighs something,
+/// so a flood of them is bounded like any other; for messages of a few hundred bytes and
+/// more, the weight is close to the byte count.
+///
+/// ```
+/// use zmqio_core::engine::{message_weight, FRAME_OVERHEAD};
+/// use zmqio_core::Multipart;
+///
+/// assert_eq!(message_weight(&Multipart::from([""])), FRAME_OVERHEAD);
+/// assert_eq!(message_weight(&Multipart::from(["id", "", "hello"])), 7 + 3 * FRAME_OVERHEAD);
+/// ```
+pub fn message_weight(msg: &Multipart) -> usize {
+    msg.byte_len() + FRAME_OVERHEAD * msg.len()
+}
 
 /// What the engine tells the protocol, drained with [`Engine::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineEvent {
     /// A message arrived.
     Message(Multipart),
-    /// Queued bytes rose above the high watermark.
+    /// The write queue's weight rose above the high watermark.
     PauseWriting,
-    /// Queued bytes fell to the low watermark or below.
+    /// The write queue's weight fell to the low watermark or below.
     ResumeWriting,
     /// A socket monitor event.
     SocketEvent(SocketEvent),
     /// The transport is finished; `Some` carries the fatal error. Always the last event.
     ConnectionLost(Option<Error>),
+}
+
+/// What [`Engine::write`] did, and whether the driver must be woken for it (`ZMQ_FD` rule 6).
+///
+/// Rule 6 says: wake the driver after a user call that touched the socket from another
+/// task, because the call may have consumed the readiness edge the driver waits on (rule 3).
+/// The driver waits on `ZMQ_FD` only for what it wants: `POLLIN` while the socket can
+/// receive and reading is allowed, `POLLOUT` while the write queue is not empty. So a write
+/// must wake it exactly when it made a socket call *and* the driver may be waiting for an edge
+/// that call could have taken:
+///
+/// - a message behind a non-empty queue made no socket call: the driver already waits for
+///   `POLLOUT` and nothing it waits for changed (`wake_driver == false`);
+/// - a message refused at once (`EAGAIN`) is the queue's first: the driver must now wait for
+///   `POLLOUT`, and the refused send may have taken its edge (`wake_driver == true`);
+/// - a message sent at once leaves the queue empty, so the driver wants no `POLLOUT`; it
+///   still may want `POLLIN`, whose edge the send may have taken, unless the socket type
+///   never receives: PUSH and PUB (`wake_driver == false` for those only). The common case
+///   of a send-only socket, a message handed to libzmq at once, so costs no driver wake-up.
+///
+/// A `write` that fails with [`Error::Zmq`] touched the socket too: wake the driver then
+/// (after a fatal error it also has a `ConnectionLost` to deliver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// Whether the message waits in the write queue (libzmq did not take it yet).
+    pub queued: bool,
+    /// Whether the driver must be woken to read `ZMQ_EVENTS` again (see the type docs).
+    pub wake_driver: bool,
+}
+
+/// Whether a socket of this type ever receives: PUSH and PUB never do, so their driver never
+/// waits for `POLLIN` (see [`Written`]).
+pub fn socket_receives(socket_type: zmq::SocketType) -> bool {
+    !matches!(socket_type, zmq::PUSH | zmq::PUB)
 }
 
 /// What the driver should do after [`Engine::handle_readiness`].
@@ -135,6 +225,8 @@ pub struct Engine<B> {
     lifecycle: Lifecycle,
     queue: VecDeque<Multipart>,
     queued_bytes: usize,
+    /// The queued messages' [`message_weight`]s, summed: what the watermarks bound.
+    queued_weight: usize,
     /// Frames of the queue's head already accepted by the socket (libzmq accepts a message
     /// atomically, so this is 0 in practice; kept so a partial accept can never send a frame
     /// twice or drop one).
@@ -155,6 +247,13 @@ pub struct Engine<B> {
     lost_error: Option<Error>,
     /// Set when something a `drain()`/`wait_closed()` waiter cares about changed.
     progress: bool,
+    /// Queued messages dropped because libzmq refused their destination (per-message
+    /// `EHOSTUNREACH`).
+    dropped_unroutable: u64,
+    /// While closing: how long the queue may still be flushed (`None`: for ever).
+    linger: Option<Duration>,
+    /// Queued messages dropped because a close's LINGER expired first.
+    dropped_on_close: u64,
 }
 
 impl<B: Backend> Engine<B> {
@@ -167,6 +266,7 @@ impl<B: Backend> Engine<B> {
             lifecycle: Lifecycle::Open,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            queued_weight: 0,
             head_sent: 0,
             low,
             high,
@@ -179,6 +279,9 @@ impl<B: Backend> Engine<B> {
             events: VecDeque::new(),
             lost_error: None,
             progress: false,
+            dropped_unroutable: 0,
+            linger: None,
+            dropped_on_close: 0,
         }
     }
 
@@ -199,9 +302,39 @@ impl<B: Backend> Engine<B> {
         self.queued_bytes
     }
 
+    /// The [weight](message_weight) of the write queue: what the watermarks bound.
+    pub fn queued_weight(&self) -> usize {
+        self.queued_weight
+    }
+
     /// Messages waiting in the write queue.
     pub fn queued_messages(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Queued messages dropped while flushing because libzmq refused their destination
+    /// (`EHOSTUNREACH` on a ROUTER or STREAM: no such peer, or it left). A `write` refused
+    /// that way returns the error instead and is not counted. See the [module docs](self).
+    pub fn dropped_unroutable(&self) -> u64 {
+        self.dropped_unroutable
+    }
+
+    /// Queued messages dropped by a close whose LINGER expired before the queue was flushed
+    /// (see [`close_with_linger`](Self::close_with_linger)). `abort` and fatal errors drop
+    /// the queue too, but are not counted here: the caller asked for the one, and
+    /// `ConnectionLost(Some(..))` reports the other.
+    pub fn dropped_on_close(&self) -> u64 {
+        self.dropped_on_close
+    }
+
+    /// While closing with a finite, non-zero LINGER and a queue left: how long after the
+    /// close the driver must call [`handle_linger_expired`](Self::handle_linger_expired).
+    /// `None` otherwise.
+    pub fn linger_timeout(&self) -> Option<Duration> {
+        match self.lifecycle {
+            Lifecycle::Closing => self.linger,
+            _ => None,
+        }
     }
 
     /// `(low, high)` watermarks of the write queue.
@@ -260,8 +393,8 @@ impl<B: Backend> Engine<B> {
         self.backend.as_ref()
     }
 
-    /// Returns and clears the flag that something `drain()` or `wait_closed()` waits for
-    /// (queue shrinking, lifecycle change) happened.
+    /// Returns and clears the flag that something `drain()`, a `Sink` or `wait_closed()`
+    /// waits for (queue shrinking, lifecycle change, a raised watermark) happened.
     pub fn take_progress(&mut self) -> bool {
         std::mem::take(&mut self.progress)
     }
@@ -377,21 +510,36 @@ impl<B: Backend> Engine<B> {
     // ----- user commands -----
 
     /// Writes a message: tries to send it at once when the queue is empty, otherwise (or on
-    /// `EAGAIN`) queues it whole. An empty message is a no-op. Any other send error is fatal:
-    /// it is returned and the transport is lost with it.
-    pub fn write(&mut self, msg: Multipart) -> Result<()> {
+    /// `EAGAIN`) queues it whole. An empty message is a no-op. A per-message error
+    /// (`EHOSTUNREACH` on a ROUTER or STREAM, see the [module docs](self)) is returned, nothing
+    /// is queued and the transport stays open. Any other send error is fatal: it is returned
+    /// and the transport is lost with it.
+    ///
+    /// On success, [`Written`] says whether the message was queued and whether the driver
+    /// must be woken (`ZMQ_FD` rule 6, argued in [`Written`]'s docs).
+    pub fn write(&mut self, msg: Multipart) -> Result<Written> {
         if self.lifecycle != Lifecycle::Open {
             return Err(Error::Closed);
         }
         if msg.is_empty() {
-            return Ok(());
+            return Ok(Written {
+                queued: false,
+                wake_driver: false,
+            });
         }
-        if self.queue.is_empty() {
+        let touched_socket = self.queue.is_empty();
+        if touched_socket {
             match self.send_frames(&msg, 0) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    return Ok(Written {
+                        queued: false,
+                        wake_driver: socket_receives(self.socket_type),
+                    })
+                }
                 Err((sent, zmq::Error::EAGAIN)) => {
                     self.head_sent = sent;
                 }
+                Err((sent, e)) if self.is_per_message(e, sent) => return Err(Error::Zmq(e)),
                 Err((_, e)) => {
                     self.fatal(e);
                     return Err(Error::Zmq(e));
@@ -399,15 +547,26 @@ impl<B: Backend> Engine<B> {
             }
         }
         self.queued_bytes += msg.byte_len();
+        self.queued_weight += message_weight(&msg);
         self.queue.push_back(msg);
         self.maybe_pause();
-        Ok(())
+        Ok(Written {
+            queued: true,
+            wake_driver: touched_socket,
+        })
     }
 
     /// Sets the write watermarks (see [`buffer_limits`]) and applies them to the queue at
     /// once.
+    ///
+    /// Raising either watermark may satisfy a waiter without the queue changing (a `drain()`
+    /// waits for the low one, a `Sink` for the high one), so a raise sets the
+    /// [progress](Self::take_progress) flag: any change a waiter waits for wakes it.
     pub fn set_write_limits(&mut self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         let (low, high) = buffer_limits(high, low)?;
+        if low > self.low || high > self.high {
+            self.progress = true;
+        }
         self.low = low;
         self.high = high;
         // Once closed, `ConnectionLost` is the last event: nothing may follow it.
@@ -418,17 +577,61 @@ impl<B: Backend> Engine<B> {
         Ok(())
     }
 
-    /// Starts a graceful close: reading stops at once (queued, undelivered messages are
-    /// dropped), the write queue is flushed, then `ConnectionLost(None)`. Idempotent.
+    /// Starts a graceful close that keeps trying to flush for ever (LINGER `-1`): see
+    /// [`close_with_linger`](Self::close_with_linger). Idempotent.
     pub fn close(&mut self) {
-        self.close_with(false);
+        self.close_with(None, false);
     }
 
     /// Like [`close`](Self::close), but messages already received and not yet polled stay
     /// queued and are polled before `ConnectionLost`: they have left the socket, so for a
     /// reader that drains a buffer (a stream) they count as received. Idempotent.
     pub fn close_keeping_received(&mut self) {
-        self.close_with(true);
+        self.close_with(None, true);
+    }
+
+    /// Starts a graceful close: reading stops at once (queued, undelivered messages are
+    /// dropped), the write queue is flushed, then `ConnectionLost(None)`. Idempotent (a
+    /// second call changes nothing, its `linger` included).
+    ///
+    /// `linger` bounds the flush as libzmq's `ZMQ_LINGER` bounds its own: `None` keeps
+    /// trying for ever; `Some(Duration::ZERO)` drops what is queued and finishes at once;
+    /// `Some(d)` lets the driver flush for at most `d` (see
+    /// [`linger_timeout`](Self::linger_timeout)), then drops the rest. Dropped messages are
+    /// counted in [`dropped_on_close`](Self::dropped_on_close); `ConnectionLost(None)` either
+    /// way.
+    pub fn close_with_linger(&mut self, linger: Option<Duration>) {
+        self.close_with(linger, false);
+    }
+
+    /// The general close: [`close_with_linger`](Self::close_with_linger)'s `linger`, and
+    /// whether messages already received stay queued for polling
+    /// ([`close_keeping_received`](Self::close_keeping_received)). Idempotent.
+    pub fn close_with(&mut self, linger: Option<Duration>, keep_received: bool) {
+        if self.lifecycle != Lifecycle::Open {
+            return;
+        }
+        self.lifecycle = Lifecycle::Closing;
+        self.progress = true;
+        if !keep_received {
+            self.events
+                .retain(|e| !matches!(e, EngineEvent::Message(_)));
+        }
+        self.linger = linger;
+        if self.queue.is_empty() || linger == Some(Duration::ZERO) {
+            self.handle_linger_expired();
+        }
+    }
+
+    /// The close's LINGER expired: drops what is still queued (counted in
+    /// [`dropped_on_close`](Self::dropped_on_close)), then `ConnectionLost(None)`. No
+    /// `ResumeWriting` for the dropped queue, as with `abort`. Does nothing unless closing.
+    pub fn handle_linger_expired(&mut self) {
+        if self.lifecycle != Lifecycle::Closing {
+            return;
+        }
+        self.dropped_on_close += self.queue.len() as u64;
+        self.finish(None);
     }
 
     /// Closes at once: drops the write queue, then `ConnectionLost(None)`. Never emits
@@ -580,21 +783,6 @@ impl<B: Backend> Engine<B> {
         self.lifecycle == Lifecycle::Open && !self.reading_paused && !self.read_backpressure
     }
 
-    fn close_with(&mut self, keep_received: bool) {
-        if self.lifecycle != Lifecycle::Open {
-            return;
-        }
-        self.lifecycle = Lifecycle::Closing;
-        self.progress = true;
-        if !keep_received {
-            self.events
-                .retain(|e| !matches!(e, EngineEvent::Message(_)));
-        }
-        if self.queue.is_empty() {
-            self.finish(None);
-        }
-    }
-
     fn require_sub(&self, what: &str) -> Result<()> {
         if self.socket_type == zmq::SUB {
             Ok(())
@@ -653,6 +841,7 @@ impl<B: Backend> Engine<B> {
                     sent_any = true;
                     self.head_sent = 0;
                     self.queued_bytes -= head.byte_len();
+                    self.queued_weight -= message_weight(&head);
                     self.progress = true;
                     self.maybe_resume();
                 }
@@ -660,6 +849,15 @@ impl<B: Backend> Engine<B> {
                     self.head_sent = sent;
                     self.queue.push_front(head);
                     return sent_any || sent > from;
+                }
+                Err((sent, e)) if self.is_per_message(e, sent) => {
+                    // Refused for its destination only: drop it, count it, go on.
+                    self.head_sent = 0;
+                    self.queued_bytes -= head.byte_len();
+                    self.queued_weight -= message_weight(&head);
+                    self.dropped_unroutable += 1;
+                    self.progress = true;
+                    self.maybe_resume();
                 }
                 Err((_, e)) => {
                     self.queue.push_front(head);
@@ -671,15 +869,24 @@ impl<B: Backend> Engine<B> {
         sent_any
     }
 
+    /// Whether a send error at frame `frame` of a message is about that message only (see
+    /// the [module docs](self)): `EHOSTUNREACH` on a socket that routes by id, before any
+    /// frame of the message was accepted.
+    fn is_per_message(&self, error: zmq::Error, frame: usize) -> bool {
+        error == zmq::Error::EHOSTUNREACH
+            && frame == 0
+            && matches!(self.socket_type, zmq::ROUTER | zmq::STREAM)
+    }
+
     fn maybe_pause(&mut self) {
-        if !self.writing_paused && self.queued_bytes > self.high {
+        if !self.writing_paused && self.queued_weight > self.high {
             self.writing_paused = true;
             self.events.push_back(EngineEvent::PauseWriting);
         }
     }
 
     fn maybe_resume(&mut self) {
-        if self.writing_paused && self.queued_bytes <= self.low {
+        if self.writing_paused && self.queued_weight <= self.low {
             self.writing_paused = false;
             self.events.push_back(EngineEvent::ResumeWriting);
         }
@@ -688,11 +895,13 @@ impl<B: Backend> Engine<B> {
     fn drop_queue(&mut self) {
         self.queue.clear();
         self.queued_bytes = 0;
+        self.queued_weight = 0;
         self.head_sent = 0;
     }
 
     fn finish(&mut self, error: Option<Error>) {
         self.drop_queue();
+        self.linger = None;
         self.lifecycle = Lifecycle::Closed;
         self.progress = true;
         self.lost_error = error.clone();
@@ -707,10 +916,13 @@ impl<B> std::fmt::Debug for Engine<B> {
             .field("lifecycle", &self.lifecycle)
             .field("queued_messages", &self.queue.len())
             .field("queued_bytes", &self.queued_bytes)
+            .field("queued_weight", &self.queued_weight)
             .field("limits", &(self.low, self.high))
             .field("writing_paused", &self.writing_paused)
             .field("reading_paused", &self.reading_paused)
             .field("read_backpressure", &self.read_backpressure)
+            .field("dropped_unroutable", &self.dropped_unroutable)
+            .field("dropped_on_close", &self.dropped_on_close)
             .finish_non_exhaustive()
     }
 }

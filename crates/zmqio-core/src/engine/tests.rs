@@ -287,6 +287,99 @@ fn fatal_send_error_while_flushing_loses_the_connection_once() {
     assert!(e.take_backend().is_some());
 }
 
+// ----- per-message send errors (issue 18) -----
+
+/// A ROUTER's `EHOSTUNREACH` (no peer with that routing id) from a write with an empty queue
+/// is that write's error only: returned, nothing queued, the transport open.
+#[test]
+fn unroutable_write_is_returned_and_keeps_the_router_open() {
+    let mut e = engine(zmq::ROUTER);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH));
+    assert!(is_errno(
+        e.write(msg(&["nobody", "hello"])),
+        zmq::Error::EHOSTUNREACH
+    ));
+    assert_eq!(e.lifecycle(), Lifecycle::Open);
+    assert_eq!((e.queued_messages(), e.queued_bytes()), (0, 0));
+    assert_eq!(e.dropped_unroutable(), 0, "returned, not dropped silently");
+    assert_eq!(events(&mut e), vec![]);
+    // The socket goes on serving.
+    e.write(msg(&["peer", "answer"])).unwrap();
+    assert_eq!(fake(&mut e).sent(), &[msg(&["peer", "answer"])]);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+}
+
+/// A queued message whose peer left meanwhile: dropped and counted, the flush goes on with
+/// the next messages, the transport stays open, and the shrinking queue is progress.
+#[test]
+fn unroutable_queued_message_is_dropped_counted_and_the_flush_goes_on() {
+    let mut e = engine(zmq::ROUTER);
+    e.set_write_limits(Some(10), Some(0)).unwrap();
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["gone", "a"])).unwrap();
+    e.write(msg(&["peer", "b"])).unwrap();
+    e.write(msg(&["gone", "c"])).unwrap();
+    e.write(msg(&["peer", "d"])).unwrap();
+    assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
+    e.take_progress();
+
+    fake(&mut e).set_writable(true);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH)); // "gone", "a"
+    fake(&mut e).script(Call::Send, Ok(())); // "peer"
+    fake(&mut e).script(Call::Send, Ok(())); // "b"
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH)); // "gone", "c"
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    assert_eq!(
+        fake(&mut e).sent(),
+        &[msg(&["peer", "b"]), msg(&["peer", "d"])]
+    );
+    assert_eq!(e.dropped_unroutable(), 2);
+    assert_eq!(e.lifecycle(), Lifecycle::Open);
+    assert_eq!((e.queued_messages(), e.queued_bytes()), (0, 0));
+    assert!(e.take_progress());
+    assert_eq!(events(&mut e), vec![EngineEvent::ResumeWriting]);
+    // A close afterwards is graceful.
+    e.close();
+    assert_eq!(events(&mut e), vec![EngineEvent::ConnectionLost(None)]);
+}
+
+/// Only the per-message case is per message: `EHOSTUNREACH` on a socket that does not route
+/// by id, or after a frame of the message was accepted (the message could not be abandoned
+/// whole), and `EFSM` on REQ stay fatal.
+#[test]
+fn other_send_errors_stay_fatal() {
+    let lost_with = |e: &mut Engine<FakeBackend>, errno| {
+        assert_eq!(e.lifecycle(), Lifecycle::Closed);
+        assert_eq!(
+            events(e),
+            vec![EngineEvent::ConnectionLost(Some(Error::Zmq(errno)))]
+        );
+    };
+    let mut e = engine(zmq::DEALER);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH));
+    assert!(is_errno(e.write(msg(&["x"])), zmq::Error::EHOSTUNREACH));
+    lost_with(&mut e, zmq::Error::EHOSTUNREACH);
+
+    let mut e = engine(zmq::ROUTER);
+    fake(&mut e).script(Call::Send, Ok(()));
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EHOSTUNREACH));
+    assert!(is_errno(
+        e.write(msg(&["peer", "x"])),
+        zmq::Error::EHOSTUNREACH
+    ));
+    lost_with(&mut e, zmq::Error::EHOSTUNREACH);
+
+    let mut e = engine(zmq::ROUTER);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::ETERM));
+    assert!(is_errno(e.write(msg(&["peer", "x"])), zmq::Error::ETERM));
+    lost_with(&mut e, zmq::Error::ETERM);
+
+    let mut e = engine(zmq::REQ);
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EFSM));
+    assert!(is_errno(e.write(msg(&["again"])), zmq::Error::EFSM));
+    lost_with(&mut e, zmq::Error::EFSM);
+}
+
 // ----- watermarks -----
 
 #[test]
@@ -322,13 +415,15 @@ fn high_below_low_is_invalid_argument_and_keeps_the_limits() {
 #[test]
 fn pause_writing_fires_once_when_strictly_above_high() {
     let mut e = engine(zmq::PUSH);
-    e.set_write_limits(Some(10), Some(2)).unwrap();
+    // A frame weighs its bytes plus FRAME_OVERHEAD (32).
+    e.set_write_limits(Some(42), Some(2)).unwrap();
     fake(&mut e).set_writable(false);
-    e.write(msg(&["0123456789"])).unwrap(); // exactly high: no pause
+    e.write(msg(&["0123456789"])).unwrap(); // weighs exactly high: no pause
     assert_eq!(e.queued_bytes(), 10);
+    assert_eq!(e.queued_weight(), 42);
     assert_eq!(events(&mut e), vec![]);
     assert!(!e.is_writing_paused());
-    e.write(msg(&["x"])).unwrap(); // 11 > 10
+    e.write(msg(&[""])).unwrap(); // 42 + 32 > 42
     assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
     e.write(msg(&["more"])).unwrap();
     e.write(msg(&["and more"])).unwrap();
@@ -339,29 +434,57 @@ fn pause_writing_fires_once_when_strictly_above_high() {
 #[test]
 fn resume_writing_fires_once_at_or_below_low() {
     let mut e = probe_engine(zmq::PUSH);
-    e.set_write_limits(Some(10), Some(4)).unwrap();
+    // Each message weighs 2 + 32 = 34.
+    e.set_write_limits(Some(170), Some(68)).unwrap();
     probe(&mut e).send_credit = Some(0);
     for _ in 0..6 {
-        e.write(msg(&["ab"])).unwrap(); // 12 bytes queued in the end
+        e.write(msg(&["ab"])).unwrap(); // 6 * 34 = 204 queued in the end
     }
     assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
 
-    // 12 -> 6: still above low.
+    // 204 -> 102: still above low.
     probe(&mut e).send_credit = Some(3);
     assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
-    assert_eq!(e.queued_bytes(), 6);
+    assert_eq!((e.queued_bytes(), e.queued_weight()), (6, 102));
     assert_eq!(events(&mut e), vec![]);
-    // 6 -> 4 = low: resume.
+    // 102 -> 68 = low: resume.
     probe(&mut e).send_credit = Some(1);
     assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
-    assert_eq!(e.queued_bytes(), 4);
+    assert_eq!((e.queued_bytes(), e.queued_weight()), (4, 68));
     assert_eq!(events(&mut e), vec![EngineEvent::ResumeWriting]);
-    // 4 -> 0: no second resume.
+    // 68 -> 0: no second resume.
     probe(&mut e).send_credit = None;
     assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
     assert_eq!(e.queued_bytes(), 0);
     assert_eq!(events(&mut e), vec![]);
     assert_eq!(probe(&mut e).fake.sent().len(), 6);
+}
+
+/// Issue 11.2: a message of empty frames weighs something, so a flood of them crosses the
+/// high watermark like any other, and comes back under the low one as they are sent.
+#[test]
+fn empty_messages_weigh_something_and_pause_writing() {
+    let mut e = engine(zmq::PUSH);
+    fake(&mut e).set_writable(false);
+    let mut written = 0;
+    while !e.is_writing_paused() {
+        e.write(msg(&[""])).unwrap();
+        written += 1;
+        assert!(
+            written <= 10_000,
+            "a flood of empty messages never paused writing"
+        );
+    }
+    assert_eq!(e.queued_bytes(), 0);
+    assert_eq!(written, DEFAULT_HIGH_WATER / FRAME_OVERHEAD + 1);
+    assert_eq!(e.queued_weight(), written * FRAME_OVERHEAD);
+    assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
+    // Several empty frames weigh one overhead each.
+    assert_eq!(message_weight(&msg(&["", "", ""])), 3 * FRAME_OVERHEAD);
+    fake(&mut e).set_writable(true);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    assert_eq!(events(&mut e), vec![EngineEvent::ResumeWriting]);
+    assert_eq!(e.queued_weight(), 0);
 }
 
 #[test]
@@ -387,16 +510,40 @@ fn set_write_limits_applies_at_once() {
     fake(&mut e).set_writable(false);
     e.write(msg(&[&"x".repeat(100)])).unwrap();
     assert_eq!(events(&mut e), vec![]);
-    // Lowering high below what is queued pauses at once, without any send.
+    // Lowering high below what is queued (100 bytes + 32) pauses at once, without any send.
     e.set_write_limits(Some(50), None).unwrap();
     assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
     // Raising low to what is queued resumes at once.
-    e.set_write_limits(Some(1000), Some(100)).unwrap();
+    e.set_write_limits(Some(1000), Some(132)).unwrap();
     assert_eq!(events(&mut e), vec![EngineEvent::ResumeWriting]);
     // A rejected change emits nothing.
     assert!(e.set_write_limits(Some(1), Some(2)).is_err());
     assert_eq!(events(&mut e), vec![]);
     assert_eq!(fake(&mut e).calls(Call::Send), 1);
+}
+
+/// Issue 11.1: a `drain()` waits for the low watermark and a `Sink` for the high one; raising
+/// them satisfies the waiter with no send at all, so the raise itself must say "progress"
+/// (with no peer, nothing else ever would).
+#[test]
+fn raising_the_watermarks_is_progress_for_waiters() {
+    let mut e = engine(zmq::PUSH);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&[&"x".repeat(100)])).unwrap();
+    e.take_progress();
+    // Lowering satisfies no waiter.
+    e.set_write_limits(Some(50), Some(10)).unwrap();
+    assert!(!e.take_progress());
+    // Raising high (a Sink waits for queued <= high) is progress.
+    e.set_write_limits(Some(1000), Some(10)).unwrap();
+    assert!(e.take_progress());
+    // Raising low (drain waits for queued <= low) is progress.
+    e.set_write_limits(Some(1000), Some(500)).unwrap();
+    assert!(e.take_progress());
+    // The same limits again change nothing; a rejected change neither.
+    e.set_write_limits(Some(1000), Some(500)).unwrap();
+    assert!(e.set_write_limits(Some(1), Some(2)).is_err());
+    assert!(!e.take_progress());
 }
 
 // ----- close -----
@@ -484,6 +631,95 @@ fn write_after_close_is_closed() {
     // Other commands refuse too.
     assert_eq!(e.bind("inproc://x"), Err(Error::Closed));
     assert_eq!(e.connect("inproc://x"), Err(Error::Closed));
+}
+
+/// Issue 17: LINGER 0 drops what is queued and finishes at once, counting the drops.
+#[test]
+fn close_with_linger_zero_drops_the_queue_and_finishes_at_once() {
+    let mut e = engine(zmq::PUSH);
+    e.set_write_limits(Some(1), None).unwrap();
+    fake(&mut e).set_writable(false);
+    e.write(msg(&[""])).unwrap();
+    e.write(msg(&["a", "b"])).unwrap();
+    assert_eq!(events(&mut e), vec![EngineEvent::PauseWriting]);
+    e.close_with_linger(Some(Duration::ZERO));
+    assert_eq!(e.lifecycle(), Lifecycle::Closed);
+    assert_eq!(e.dropped_on_close(), 2);
+    assert_eq!((e.queued_messages(), e.queued_bytes()), (0, 0));
+    assert!(e.take_progress());
+    // No resume_writing for a dropped queue (as with abort).
+    assert_eq!(events(&mut e), vec![EngineEvent::ConnectionLost(None)]);
+    assert_eq!(e.linger_timeout(), None);
+    assert_eq!(fake(&mut e).calls(Call::Send), 1);
+}
+
+/// Issue 17: LINGER n asks the driver for a timer; while it runs the queue keeps flushing;
+/// when it fires, the rest is dropped and counted, then `ConnectionLost(None)`.
+#[test]
+fn close_with_linger_flushes_until_the_deadline_then_drops_the_rest() {
+    let mut e = engine(zmq::DEALER);
+    fake(&mut e).set_writable(false);
+    for m in ["a", "b", "c"] {
+        e.write(msg(&[m])).unwrap();
+    }
+    e.close_with_linger(Some(Duration::from_millis(300)));
+    assert_eq!(e.lifecycle(), Lifecycle::Closing);
+    assert_eq!(e.linger_timeout(), Some(Duration::from_millis(300)));
+    // A second close changes nothing.
+    e.close_with_linger(Some(Duration::ZERO));
+    e.close();
+    assert_eq!(e.linger_timeout(), Some(Duration::from_millis(300)));
+    assert_eq!(e.lifecycle(), Lifecycle::Closing);
+    // One message goes out before the deadline.
+    fake(&mut e).set_writable(true);
+    fake(&mut e).script(Call::Send, Ok(()));
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EAGAIN));
+    fake(&mut e).script(Call::Send, Err(zmq::Error::EAGAIN));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Blocked);
+    assert_eq!(e.queued_messages(), 2);
+    e.handle_linger_expired();
+    assert_eq!(e.lifecycle(), Lifecycle::Closed);
+    assert_eq!(e.dropped_on_close(), 2);
+    assert_eq!(e.linger_timeout(), None);
+    assert_eq!(events(&mut e), vec![EngineEvent::ConnectionLost(None)]);
+    assert_eq!(fake(&mut e).sent(), &[msg(&["a"])]);
+    // Too late to matter: nothing more happens.
+    e.handle_linger_expired();
+    assert_eq!(e.dropped_on_close(), 2);
+    assert_eq!(events(&mut e), vec![]);
+}
+
+/// A queue flushed before the deadline finishes the close normally; the default close
+/// (LINGER -1) asks for no timer; an expiry out of turn does nothing.
+#[test]
+fn linger_timer_only_while_closing_with_a_finite_linger_and_a_queue() {
+    let mut e = engine(zmq::PUSH);
+    e.handle_linger_expired();
+    assert_eq!(e.lifecycle(), Lifecycle::Open);
+    // Empty queue: finishes at once, no timer.
+    e.close_with_linger(Some(Duration::from_secs(1)));
+    assert_eq!(e.lifecycle(), Lifecycle::Closed);
+    assert_eq!(e.linger_timeout(), None);
+
+    let mut e = engine(zmq::PUSH);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["x"])).unwrap();
+    e.close();
+    assert_eq!(e.linger_timeout(), None, "LINGER -1 keeps trying: no timer");
+    fake(&mut e).set_writable(true);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Closed);
+    assert_eq!(e.dropped_on_close(), 0);
+
+    let mut e = engine(zmq::PUSH);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["x"])).unwrap();
+    e.close_with_linger(Some(Duration::from_secs(1)));
+    fake(&mut e).set_writable(true);
+    assert_eq!(e.handle_readiness(BUDGET), Step::Closed);
+    assert_eq!(e.linger_timeout(), None);
+    e.handle_linger_expired();
+    assert_eq!(e.dropped_on_close(), 0);
+    assert_eq!(events(&mut e), vec![EngineEvent::ConnectionLost(None)]);
 }
 
 // ----- abort -----
@@ -799,6 +1035,41 @@ fn failed_subscribe_records_nothing() {
 }
 
 // ----- the ZMQ_FD rules -----
+
+/// Rule 6, for `write` (issue 11.14): the driver is woken exactly when the write made a
+/// socket call that may have taken an edge the driver waits for.
+#[test]
+fn write_says_when_the_driver_must_be_woken() {
+    let written = |queued, wake_driver| Written {
+        queued,
+        wake_driver,
+    };
+    for socket_type in [
+        zmq::PUSH,
+        zmq::PUB,
+        zmq::DEALER,
+        zmq::ROUTER,
+        zmq::PAIR,
+        zmq::XPUB,
+    ] {
+        let receives = !matches!(socket_type, zmq::PUSH | zmq::PUB);
+        assert_eq!(socket_receives(socket_type), receives, "{socket_type:?}");
+        let mut e = engine(socket_type);
+        // Nothing to send: no socket call.
+        assert_eq!(e.write(Multipart::new()), Ok(written(false, false)));
+        // Sent at once: the queue stays empty, so only a socket that receives has a driver
+        // waiting for an edge (POLLIN) the send may have taken.
+        assert_eq!(e.write(msg(&["a"])), Ok(written(false, receives)));
+        // Refused: the first queued message; the driver must now wait for POLLOUT.
+        fake(&mut e).set_writable(false);
+        assert_eq!(e.write(msg(&["b"])), Ok(written(true, true)));
+        // Behind a queued message: no socket call, nothing new for the driver.
+        let sends = fake(&mut e).calls(Call::Send);
+        assert_eq!(e.write(msg(&["c"])), Ok(written(true, false)));
+        assert_eq!(fake(&mut e).calls(Call::Send), sends);
+        e.abort();
+    }
+}
 
 /// Rule 3: after every libzmq call the engine reads `ZMQ_EVENTS` again before it decides to
 /// wait, so the last call of a pass that returns `Idle` is always `events`.

@@ -8,9 +8,10 @@
 //! also checks invariants that do not rely on the model, from what it saw going in and out:
 //!
 //! - the queued bytes are the sum of the queued messages, and the queue is exactly the
-//!   accepted writes the backend has not taken yet;
+//!   accepted writes the backend has not taken (or the engine dropped as unroutable) yet;
 //! - the backend receives the accepted writes in FIFO order, each multipart whole and once
-//!   (compared by frame identity, not just content);
+//!   (compared by frame identity, not just content), skipping only as many as the engine
+//!   counted in `dropped_unroutable`;
 //! - `PauseWriting` and `ResumeWriting` strictly alternate, starting with a pause, and the
 //!   paused flag agrees with the watermarks (never above high unpaused, never at or below low
 //!   paused);
@@ -27,12 +28,16 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use bytes::Bytes;
 
 use crate::engine::fake::{Call, FakeBackend};
-use crate::engine::{Engine, EngineEvent, Lifecycle, Step, DEFAULT_HIGH_WATER};
+use crate::engine::{
+    message_weight, socket_receives, Engine, EngineEvent, Lifecycle, Step, Written,
+    DEFAULT_HIGH_WATER,
+};
 use crate::monitor::{MonitorEvent, SocketEvent};
 use crate::{Error, Multipart, Result};
 
@@ -387,6 +392,10 @@ pub enum Op {
     CloseKeepingReceived,
     /// `take_pause_writing` (the pause the shell delivers inside `write`).
     TakePauseWriting,
+    /// `close_with_linger(Some(n ms))` (`0`: drop the queue at once).
+    CloseWithLinger(u8),
+    /// `handle_linger_expired`.
+    LingerExpired,
 }
 
 /// One fuzz input of the `engine_ops` target: a socket kind and the operations.
@@ -405,6 +414,8 @@ pub enum Outcome {
     Nothing,
     /// A `Result<()>`.
     Unit(Result<()>),
+    /// `write`'s result.
+    Written(Result<Written>),
     /// An endpoint call's `Result<String>`.
     Endpoint(Result<String>),
     /// `handle_readiness`.
@@ -422,6 +433,7 @@ impl Outcome {
         match (self, other) {
             (Self::Nothing, Self::Nothing) => true,
             (Self::Unit(a), Self::Unit(b)) => same_result(a, b),
+            (Self::Written(a), Self::Written(b)) => same_result(a, b),
             (Self::Endpoint(a), Self::Endpoint(b)) => same_result(a, b),
             (Self::Step(a), Self::Step(b)) => a == b,
             (Self::Events(a), Self::Events(b)) => a == b,
@@ -528,8 +540,8 @@ enum Sent {
     All,
     /// `EAGAIN` at this frame (the number of frames accepted).
     Blocked(usize),
-    /// A fatal error.
-    Failed(zmq::Error),
+    /// Another error, at this frame (the number of frames accepted).
+    Failed(usize, zmq::Error),
 }
 
 /// The model of the fake backend: the environment, with the same rules as
@@ -649,6 +661,11 @@ impl FakeModel {
     }
 }
 
+/// The model's weight of a message: its bytes, plus 32 for each frame.
+fn weight(msg: &Multipart) -> usize {
+    msg.iter().map(|frame| frame.len() + 32).sum()
+}
+
 /// Calls `f` again while it fails with `EINTR`, as the engine promises.
 fn retry<T>(
     fake: &mut FakeModel,
@@ -673,6 +690,8 @@ pub struct Model {
     lifecycle: Lifecycle,
     queue: VecDeque<Multipart>,
     queued_bytes: usize,
+    /// Bytes plus 32 per frame of every queued message: what the watermarks bound.
+    queued_weight: usize,
     /// Frames of the queue's head already accepted by the backend.
     head_sent: usize,
     low: usize,
@@ -686,6 +705,10 @@ pub struct Model {
     events: VecDeque<EngineEvent>,
     lost_error: Option<Error>,
     progress: bool,
+    dropped_unroutable: u64,
+    /// The LINGER of a close in progress.
+    linger: Option<Duration>,
+    dropped_on_close: u64,
     backend_taken: bool,
     fake: FakeModel,
     writes: u64,
@@ -701,6 +724,7 @@ impl fmt::Debug for Model {
             .field("lifecycle", &self.lifecycle)
             .field("queued_messages", &self.queue.len())
             .field("queued_bytes", &self.queued_bytes)
+            .field("queued_weight", &self.queued_weight)
             .field("head_sent", &self.head_sent)
             .field("limits", &(self.low, self.high))
             .field("writing_paused", &self.writing_paused)
@@ -722,6 +746,7 @@ impl Model {
             lifecycle: Lifecycle::Open,
             queue: VecDeque::new(),
             queued_bytes: 0,
+            queued_weight: 0,
             head_sent: 0,
             low: DEFAULT_HIGH_WATER / 4,
             high: DEFAULT_HIGH_WATER,
@@ -734,6 +759,9 @@ impl Model {
             events: VecDeque::new(),
             lost_error: None,
             progress: false,
+            dropped_unroutable: 0,
+            linger: None,
+            dropped_on_close: 0,
             backend_taken: false,
             fake: FakeModel::new(),
             writes: 0,
@@ -767,6 +795,11 @@ impl Model {
         self.queued_bytes
     }
 
+    /// The predicted weight of the queue.
+    pub fn queued_weight(&self) -> usize {
+        self.queued_weight
+    }
+
     /// The predicted `(low, high)` watermarks.
     pub fn write_limits(&self) -> (usize, usize) {
         (self.low, self.high)
@@ -778,7 +811,7 @@ impl Model {
             Op::Write(ref frames) => {
                 let msg = written_message(frames, self.writes);
                 self.writes += 1;
-                Outcome::Unit(self.write(msg))
+                Outcome::Written(self.write(msg))
             }
             Op::SetWritable(writable) => {
                 if !self.backend_taken {
@@ -885,7 +918,7 @@ impl Model {
                 Outcome::Nothing
             }
             Op::CloseKeepingReceived => {
-                self.close_keeping(true);
+                self.close_with(None, true);
                 Outcome::Nothing
             }
             Op::TakePauseWriting => {
@@ -901,6 +934,14 @@ impl Model {
                     _ => false,
                 };
                 Outcome::Flag(taken)
+            }
+            Op::CloseWithLinger(ms) => {
+                self.close_with(Some(Duration::from_millis(ms.into())), false);
+                Outcome::Nothing
+            }
+            Op::LingerExpired => {
+                self.linger_expired();
+                Outcome::Nothing
             }
         };
     }
@@ -922,40 +963,61 @@ impl Model {
         }
     }
 
-    fn write(&mut self, msg: Multipart) -> Result<()> {
+    fn write(&mut self, msg: Multipart) -> Result<Written> {
         if self.lifecycle != Lifecycle::Open {
             return Err(Error::Closed);
         }
         if msg.is_empty() {
-            return Ok(());
+            return Ok(Written {
+                queued: false,
+                wake_driver: false,
+            });
         }
-        // Only an empty queue lets a message go out at once; otherwise it waits its turn.
-        if self.queue.is_empty() {
+        // Only an empty queue lets a message go out at once; otherwise it waits its turn,
+        // without a socket call, so the driver has nothing new to look at.
+        let first = self.queue.is_empty();
+        if first {
             match self.send_from(&msg, 0) {
-                Sent::All => return Ok(()),
+                // Sent: the driver waits for no POLLOUT now, only for the POLLIN edge the
+                // send may have taken, and a PUSH or PUB never receives.
+                Sent::All => {
+                    return Ok(Written {
+                        queued: false,
+                        wake_driver: socket_receives(self.socket.socket_type()),
+                    })
+                }
                 Sent::Blocked(frames) => self.head_sent = frames,
-                Sent::Failed(e) => {
+                // Refused for its destination only: returned, nothing queued, still open.
+                Sent::Failed(frame, e) if self.per_message(e, frame) => {
+                    return Err(Error::Zmq(e));
+                }
+                Sent::Failed(_, e) => {
                     self.fail(e);
                     return Err(Error::Zmq(e));
                 }
             }
         }
         self.queued_bytes += msg.byte_len();
+        self.queued_weight += weight(&msg);
         self.queue.push_back(msg);
         self.pause_if_above_high();
-        Ok(())
+        // The queue's first message: the driver must now wait for POLLOUT.
+        Ok(Written {
+            queued: true,
+            wake_driver: first,
+        })
     }
 
     fn send_from(&mut self, msg: &Multipart, from: usize) -> Sent {
         if self.backend_taken {
-            return Sent::Failed(zmq::Error::ENOTSOCK);
+            return Sent::Failed(from, zmq::Error::ENOTSOCK);
         }
         for (i, frame) in msg.iter().enumerate().skip(from) {
             let more = i + 1 < msg.len();
             match retry(&mut self.fake, |fake| fake.send(frame, more)) {
                 Ok(()) => {}
                 Err(zmq::Error::EAGAIN) => return Sent::Blocked(i),
-                Err(e) => return Sent::Failed(e),
+                Err(e) => return Sent::Failed(i, e),
             }
         }
         Sent::All
@@ -1035,6 +1097,7 @@ impl Model {
                     sent_any = true;
                     self.queue.pop_front();
                     self.queued_bytes -= head.byte_len();
+                    self.queued_weight -= weight(&head);
                     self.head_sent = 0;
                     self.progress = true;
                     self.resume_if_at_or_below_low();
@@ -1043,13 +1106,29 @@ impl Model {
                     self.head_sent = frames;
                     return sent_any || frames > from;
                 }
-                Sent::Failed(e) => {
+                // Refused for its destination only: dropped, counted, the flush goes on.
+                Sent::Failed(frame, e) if self.per_message(e, frame) => {
+                    self.queue.pop_front();
+                    self.queued_bytes -= head.byte_len();
+                    self.queued_weight -= weight(&head);
+                    self.head_sent = 0;
+                    self.dropped_unroutable += 1;
+                    self.progress = true;
+                    self.resume_if_at_or_below_low();
+                }
+                Sent::Failed(_, e) => {
                     self.fail(e);
                     return sent_any;
                 }
             }
         }
         sent_any
+    }
+
+    /// `EHOSTUNREACH` on a ROUTER, refused at a message's first frame, is about that message
+    /// only.
+    fn per_message(&self, error: zmq::Error, frame: usize) -> bool {
+        error == zmq::Error::EHOSTUNREACH && frame == 0 && self.socket == SocketKind::Router
     }
 
     fn set_write_limits(&mut self, high: Option<usize>, low: Option<usize>) -> Result<()> {
@@ -1064,6 +1143,10 @@ impl Model {
         if high < low {
             return Err(Error::invalid_argument("high < low"));
         }
+        // A raised watermark may satisfy a `drain()` or a `Sink` waiting for it.
+        if low > self.low || high > self.high {
+            self.progress = true;
+        }
         self.low = low;
         self.high = high;
         // Nothing is emitted once `ConnectionLost` is out.
@@ -1075,14 +1158,14 @@ impl Model {
     }
 
     fn pause_if_above_high(&mut self) {
-        if !self.writing_paused && self.queued_bytes > self.high {
+        if !self.writing_paused && self.queued_weight > self.high {
             self.writing_paused = true;
             self.events.push_back(EngineEvent::PauseWriting);
         }
     }
 
     fn resume_if_at_or_below_low(&mut self) {
-        if self.writing_paused && self.queued_bytes <= self.low {
+        if self.writing_paused && self.queued_weight <= self.low {
             self.writing_paused = false;
             self.events.push_back(EngineEvent::ResumeWriting);
         }
@@ -1164,13 +1247,16 @@ impl Model {
         Ok(())
     }
 
+    /// `close`: LINGER -1, keep flushing for ever.
     fn close(&mut self) {
-        self.close_keeping(false);
+        self.close_with(None, false);
     }
 
-    /// `close`, or with `keep_received` `close_keeping_received`: received messages not yet
-    /// polled stay queued, ahead of `ConnectionLost`.
-    fn close_keeping(&mut self, keep_received: bool) {
+    /// `close_with(linger, keep_received)`: stops reading (with `keep_received`, received
+    /// messages not yet polled stay queued, ahead of `ConnectionLost`); finishes at once with
+    /// an empty queue, drops the queue with LINGER 0, otherwise remembers the LINGER for the
+    /// driver.
+    fn close_with(&mut self, linger: Option<Duration>, keep_received: bool) {
         if self.lifecycle != Lifecycle::Open {
             return;
         }
@@ -1180,9 +1266,19 @@ impl Model {
             self.events
                 .retain(|e| !matches!(e, EngineEvent::Message(_)));
         }
-        if self.queue.is_empty() {
-            self.finish(None);
+        self.linger = linger;
+        if self.queue.is_empty() || linger == Some(Duration::ZERO) {
+            self.linger_expired();
         }
+    }
+
+    /// The LINGER expired: while closing, count and drop the queue, then finish.
+    fn linger_expired(&mut self) {
+        if self.lifecycle != Lifecycle::Closing {
+            return;
+        }
+        self.dropped_on_close += self.queue.len() as u64;
+        self.finish(None);
     }
 
     /// A fatal libzmq error (`fatal`): the queue is dropped, but messages received before it
@@ -1205,8 +1301,10 @@ impl Model {
     }
 
     fn finish(&mut self, error: Option<Error>) {
+        self.linger = None;
         self.queue.clear();
         self.queued_bytes = 0;
+        self.queued_weight = 0;
         self.head_sent = 0;
         self.lifecycle = Lifecycle::Closed;
         self.progress = true;
@@ -1251,6 +1349,10 @@ pub struct Harness {
     writable: bool,
     /// How many backend-sent messages were already compared with `accepted`.
     checked_sent: Cell<usize>,
+    /// How many accepted writes the backend took or the engine dropped as unroutable.
+    consumed: Cell<usize>,
+    /// `dropped_unroutable` as last checked.
+    dropped_seen: Cell<u64>,
 }
 
 impl fmt::Debug for Harness {
@@ -1284,6 +1386,8 @@ impl Harness {
             dropped_queue: false,
             writable: true,
             checked_sent: Cell::new(0),
+            consumed: Cell::new(0),
+            dropped_seen: Cell::new(0),
         }
     }
 
@@ -1322,14 +1426,24 @@ impl Harness {
             Op::Write(ref frames) => {
                 let msg = written_message(frames, self.writes);
                 self.writes += 1;
+                let queued_before = self.engine.queued_messages();
                 let result = self.engine.write(msg.clone());
                 if result.is_ok() && !msg.is_empty() {
                     self.accepted.push(msg);
                 }
-                if matches!(result, Err(Error::Zmq(_))) {
+                if matches!(result, Err(Error::Zmq(_)))
+                    && self.engine.lifecycle() == Lifecycle::Closed
+                {
                     self.dropped_queue = true;
                 }
-                Outcome::Unit(result)
+                if let Ok(written) = result {
+                    assert_eq!(
+                        written.queued,
+                        self.engine.queued_messages() == queued_before + 1,
+                        "Written::queued disagrees with the queue"
+                    );
+                }
+                Outcome::Written(result)
             }
             Op::SetWritable(writable) => {
                 self.set_writable(writable);
@@ -1423,6 +1537,19 @@ impl Harness {
             Op::Fatal(errno) => {
                 self.dropped_queue |= !closed_before;
                 self.engine.fatal(errno.error());
+                Outcome::Nothing
+            }
+            Op::CloseWithLinger(ms) => {
+                self.reading_over |= self.engine.lifecycle() == Lifecycle::Open;
+                // Dropping the queue is what a LINGER of 0 asks for.
+                self.dropped_queue |= ms == 0 && self.engine.lifecycle() == Lifecycle::Open;
+                self.engine
+                    .close_with_linger(Some(Duration::from_millis(ms.into())));
+                Outcome::Nothing
+            }
+            Op::LingerExpired => {
+                self.dropped_queue |= self.engine.lifecycle() == Lifecycle::Closing;
+                self.engine.handle_linger_expired();
                 Outcome::Nothing
             }
             Op::TakeBackend => {
@@ -1579,6 +1706,7 @@ impl Harness {
         let e = &self.engine;
         assert_eq!(e.lifecycle(), model.lifecycle, "lifecycle");
         assert_eq!(e.queued_bytes(), model.queued_bytes, "queued bytes");
+        assert_eq!(e.queued_weight(), model.queued_weight, "queued weight");
         assert_eq!(e.queued_messages(), model.queue.len(), "queued messages");
         assert_eq!(e.write_limits(), (model.low, model.high), "write limits");
         assert_eq!(
@@ -1635,24 +1763,56 @@ impl Harness {
             "subscription calls"
         );
 
-        // FIFO, whole, once: the backend got a prefix of the accepted writes, frame by frame
-        // the very same buffers.
-        let sent = fake.sent();
-        assert!(
-            sent.len() <= self.accepted.len(),
-            "the backend got {} messages, only {} were accepted",
-            sent.len(),
-            self.accepted.len()
+        // FIFO, whole, once: the backend got the accepted writes in order, frame by frame the
+        // very same buffers, skipping only the ones the engine counted as unroutable.
+        assert_eq!(
+            e.dropped_unroutable(),
+            model.dropped_unroutable,
+            "dropped unroutable"
         );
+        assert_eq!(
+            e.dropped_on_close(),
+            model.dropped_on_close,
+            "dropped on close"
+        );
+        let linger = match model.lifecycle {
+            Lifecycle::Closing => model.linger,
+            _ => None,
+        };
+        assert_eq!(e.linger_timeout(), linger, "linger timeout");
+        let sent = fake.sent();
+        let dropped = e.dropped_unroutable() - self.dropped_seen.get();
+        let dropped = usize::try_from(dropped).expect("a small count");
+        let mut consumed = self.consumed.get();
+        let mut skipped = 0;
         for (i, msg) in sent.iter().enumerate().skip(self.checked_sent.get()) {
-            assert!(
-                same_frames(msg, &self.accepted[i]),
-                "message {i} reached the backend changed, out of order or twice"
-            );
+            loop {
+                let Some(next) = self.accepted.get(consumed) else {
+                    panic!("message {i} reached the backend but was never accepted");
+                };
+                consumed += 1;
+                if same_frames(msg, next) {
+                    break;
+                }
+                skipped += 1;
+                assert!(
+                    skipped <= dropped,
+                    "message {i} reached the backend changed, out of order or twice"
+                );
+            }
         }
-        let unsent = &self.accepted[sent.len()..];
+        // Drops after the last message sent.
+        consumed += dropped - skipped;
+        assert!(
+            consumed <= self.accepted.len(),
+            "more dropped than accepted"
+        );
+        self.consumed.set(consumed);
+        self.dropped_seen.set(e.dropped_unroutable());
+        let unsent = &self.accepted[consumed..];
         if e.lifecycle() == Lifecycle::Closed {
             assert_eq!(e.queued_bytes(), 0, "bytes queued once closed");
+            assert_eq!(e.queued_weight(), 0, "weight queued once closed");
             assert_eq!(e.queued_messages(), 0, "messages queued once closed");
         } else {
             // The queue is exactly the accepted writes the backend has not taken.
@@ -1661,6 +1821,17 @@ impl Harness {
                 e.queued_bytes(),
                 unsent_bytes,
                 "queued bytes != queued messages"
+            );
+            // Every message weighs its bytes plus 32 per frame, so even empty ones count.
+            let unsent_weight: usize = unsent.iter().map(message_weight).sum();
+            assert_eq!(
+                e.queued_weight(),
+                unsent_weight,
+                "queued weight != queued messages"
+            );
+            assert!(
+                e.queued_weight() >= e.queued_bytes() + 32 * e.queued_messages(),
+                "a message weighs nothing"
             );
             assert_eq!(e.queued_messages(), unsent.len(), "queue != unsent writes");
             // A multipart in progress is a prefix of the queue's head.
@@ -1682,12 +1853,12 @@ impl Harness {
             let (low, high) = e.write_limits();
             if e.is_writing_paused() {
                 assert!(
-                    e.queued_bytes() > low,
+                    e.queued_weight() > low,
                     "paused at or below the low watermark"
                 );
             } else {
                 assert!(
-                    e.queued_bytes() <= high,
+                    e.queued_weight() <= high,
                     "not paused above the high watermark"
                 );
             }
@@ -1725,7 +1896,7 @@ impl Harness {
                 "writes stuck in the queue"
             );
             assert_eq!(
-                self.fake().sent().len(),
+                self.fake().sent().len() + self.engine.dropped_unroutable() as usize,
                 self.accepted.len(),
                 "accepted writes never sent"
             );
@@ -1749,9 +1920,9 @@ impl Harness {
             "ConnectionLost not delivered exactly once"
         );
         if !self.dropped_queue && self.lost_error == Some(None) {
-            // A graceful close flushes everything that was accepted.
+            // A graceful close flushes everything that was accepted (but the unroutable).
             assert_eq!(
-                self.fake().sent().len(),
+                self.fake().sent().len() + self.engine.dropped_unroutable() as usize,
                 self.accepted.len(),
                 "a graceful close lost writes"
             );

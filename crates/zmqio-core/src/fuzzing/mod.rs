@@ -104,7 +104,7 @@ fn tag(out: &mut Vec<u8>, index: usize, n: usize) {
     out.extend_from_slice(&t.to_le_bytes());
 }
 
-const OP_VARIANTS: usize = 26;
+const OP_VARIANTS: usize = 28;
 
 fn encode_op(out: &mut Vec<u8>, op: &Op) {
     let variant = |out: &mut Vec<u8>, index| tag(out, index, OP_VARIANTS);
@@ -214,6 +214,11 @@ fn encode_op(out: &mut Vec<u8>, op: &Op) {
         }
         Op::CloseKeepingReceived => variant(out, 24),
         Op::TakePauseWriting => variant(out, 25),
+        Op::CloseWithLinger(ms) => {
+            variant(out, 26);
+            out.push(ms);
+        }
+        Op::LingerExpired => variant(out, 27),
     }
 }
 

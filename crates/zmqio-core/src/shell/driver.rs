@@ -91,7 +91,7 @@ impl State {
         }
     }
 
-    fn wake_waiters_on_progress(&mut self) {
+    pub(crate) fn wake_waiters_on_progress(&mut self) {
         if self.engine.take_progress() {
             self.wake_waiters();
         }
@@ -174,10 +174,21 @@ impl Shared {
     /// stream, whose close keeps what was received instead (see `State::keep_received`).
     pub(crate) fn close(&self, abort: bool) {
         let mut st = self.lock();
-        match (abort, st.keep_received) {
-            (true, _) => st.engine.abort(),
-            (false, true) => st.engine.close_keeping_received(),
-            (false, false) => st.engine.close(),
+        if abort {
+            st.engine.abort();
+        } else {
+            // The socket's LINGER bounds the flush of zmqio's queue as it bounds libzmq's:
+            // -1 (or any negative value) keeps trying, 0 drops at once, n ms flushes for at
+            // most n ms (the driver arms the timer).
+            let linger = st
+                .engine
+                .backend()
+                .and_then(|b| b.socket())
+                .and_then(|s| s.get_linger().ok())
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(Duration::from_millis);
+            let keep_received = st.keep_received;
+            st.engine.close_with(linger, keep_received);
         }
         self.wake_driver();
         if st.keep_received {
@@ -364,6 +375,7 @@ pub(crate) fn start<P: ZmqProtocol>(
         protocol: dyn_protocol,
         readiness: Some(readiness),
         backoff: Backoff::new(),
+        linger: None,
     };
     if let Err(payload) = made {
         // The socket is closed here, with no callback after the failed one.
@@ -407,6 +419,8 @@ struct Driver {
     protocol: Arc<dyn Dispatch>,
     readiness: Option<Box<dyn Readiness>>,
     backoff: Backoff,
+    /// The LINGER deadline of a close in progress (`Engine::linger_timeout`).
+    linger: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 /// The retry timer for [`Step::Blocked`]: 1 ms, doubling to 64 ms, reset once the engine is
@@ -518,6 +532,18 @@ impl Future for Driver {
                 }
                 Step::Idle => this.backoff.reset(),
                 Step::Blocked => {}
+            }
+            // A close with a finite LINGER: the engine has no clock, the driver keeps its
+            // deadline (armed once, at the first wait after the close).
+            let linger = shared.lock().engine.linger_timeout();
+            if let Some(after) = linger {
+                let timer = this
+                    .linger
+                    .get_or_insert_with(|| shared.runtime().sleep(after));
+                if timer.as_mut().poll(cx).is_ready() {
+                    shared.lock().engine.handle_linger_expired();
+                    continue;
+                }
             }
             let Some(readiness) = this.readiness.as_mut() else {
                 return Poll::Ready(());

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures::{Sink, Stream};
 
-use crate::engine::buffer_limits;
+use crate::engine::{buffer_limits, message_weight};
 use crate::runtime::Runtime;
 use crate::shell::builder::SocketSpec;
 use crate::shell::transport::QueueBound;
@@ -60,8 +60,10 @@ impl StreamBuilder {
 
     crate::shell::builder::socket_spec_methods!();
 
-    /// Read-side watermarks: reading from the socket pauses while more than `high` bytes
-    /// wait to be read, and resumes at `low`. Defaults: 64 KiB and `high / 4`.
+    /// Read-side watermarks: reading from the socket pauses while the messages waiting to be
+    /// read weigh more than `high`, and resumes at `low`. A message weighs its bytes plus 32
+    /// per frame (`engine::message_weight`), so a flood of empty messages pauses reading like
+    /// any other. Defaults: 64 KiB and `high / 4`.
     pub fn read_buffer_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
         self.read_limits = (high, low);
         self
@@ -121,6 +123,8 @@ impl std::fmt::Debug for StreamBuilder {
 struct ReadState {
     messages: VecDeque<Multipart>,
     bytes: usize,
+    /// The queued messages' weights, summed: what the read watermarks bound.
+    weight: usize,
     low: usize,
     high: usize,
     /// Whether this stream paused the transport's reading (read-side backpressure). The
@@ -144,6 +148,7 @@ impl ReadState {
         Self {
             messages: VecDeque::new(),
             bytes: 0,
+            weight: 0,
             low,
             high,
             paused: false,
@@ -159,14 +164,15 @@ impl ReadState {
         }
     }
 
-    /// Sets or clears the transport's backpressure pause to match the queued bytes. Called
-    /// with the state locked so a pause and a resume can never cross. The user's own
-    /// `pause_reading`/`resume_reading` is a separate pause, untouched here.
+    /// Sets or clears the transport's backpressure pause to match the queued weight (bytes
+    /// plus 32 per frame). Called with the state locked so a pause and a resume can never
+    /// cross. The user's own `pause_reading`/`resume_reading` is a separate pause, untouched
+    /// here.
     fn apply_backpressure(&mut self, transport: &ZmqTransport) {
-        if !self.paused && self.bytes > self.high {
+        if !self.paused && self.weight > self.high {
             self.paused = true;
             transport.set_read_backpressure(true);
-        } else if self.paused && self.bytes <= self.low {
+        } else if self.paused && self.weight <= self.low {
             self.paused = false;
             transport.set_read_backpressure(false);
         }
@@ -223,6 +229,7 @@ impl ZmqProtocol for StreamProtocol {
         let waker = {
             let mut st = self.lock();
             st.bytes += msg.byte_len();
+            st.weight += message_weight(&msg);
             st.messages.push_back(msg);
             if let Some(t) = &self.transport {
                 st.apply_backpressure(t);
@@ -255,14 +262,16 @@ impl ZmqProtocol for StreamProtocol {
 /// A socket as an async reader and writer, as in aiozmq's `ZmqStream`; also a
 /// [`futures::Stream`] of messages and a [`futures::Sink`] of messages.
 ///
-/// Incoming messages are queued for [`read`](Self::read) (or the `Stream`); while more than
-/// the read high watermark waits, reading from the socket pauses, so a slow reader pushes
-/// back on the peer through libzmq's HWM instead of growing memory. This pause is the
-/// stream's own: `stream.transport().pause_reading()` / `resume_reading()` are a separate
-/// pause, and the socket is read only while neither is set. Writes go through the
+/// Incoming messages are queued for [`read`](Self::read) (or the `Stream`); while what waits
+/// weighs more than the read high watermark (bytes plus 32 per frame, so empty messages
+/// count too), reading from the socket pauses, so a slow reader pushes back on the peer
+/// through libzmq's HWM instead of growing memory. This pause is the stream's own:
+/// `stream.transport().pause_reading()` / `resume_reading()` are a separate pause, and the
+/// socket is read only while neither is set. Writes go through the
 /// transport's write queue.
 ///
-/// Dropping the stream closes it (queued writes are still flushed).
+/// Dropping the stream closes it: queued writes are still flushed, for as long as the socket's
+/// LINGER allows (see `ZmqTransport::close`).
 ///
 /// # Example
 ///
@@ -324,6 +333,7 @@ impl ZmqStream {
         let mut st = self.lock();
         if let Some(msg) = st.messages.pop_front() {
             st.bytes -= msg.byte_len();
+            st.weight -= message_weight(&msg);
             st.apply_backpressure(&self.transport);
             return Poll::Ready(Ok(msg));
         }
@@ -399,7 +409,8 @@ impl ZmqStream {
         self.transport.write(msg)
     }
 
-    /// Waits until the write queue holds at most the low watermark; `Err` once closed or lost
+    /// Waits until the write queue's weight is at most the low watermark; `Err` once closed
+    /// or lost
     /// (with the fatal error, if there was one).
     ///
     /// ```
@@ -412,7 +423,9 @@ impl ZmqStream {
         self.transport.drain().await
     }
 
-    /// Closes the stream: queued writes are flushed, queued reads stay readable.
+    /// Closes the stream: queued writes are flushed, for as long as the socket's LINGER allows
+    /// (`-1`, the default: until they are; `0`: not at all; `n`: at most `n` ms; see
+    /// `ZmqTransport::close` and `dropped_on_close`), queued reads stay readable.
     ///
     /// Queued reads are everything zmqio took out of libzmq before this call, including
     /// messages the driver received and had not yet handed to the stream: [`read`](Self::read)
@@ -509,8 +522,8 @@ impl Stream for ZmqStream {
 impl Sink<Multipart> for ZmqStream {
     type Error = Error;
 
-    /// Ready while the write queue holds at most the high watermark; `Err` once the stream
-    /// is closing or lost (with the fatal error from the moment the transport is lost).
+    /// Ready while the write queue's weight is at most the high watermark; `Err` once the
+    /// stream is closing or lost (with the fatal error from the moment the transport is lost).
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.transport.poll_queue_at_most(cx, QueueBound::High)
     }
@@ -519,8 +532,9 @@ impl Sink<Multipart> for ZmqStream {
         self.transport.write(item)
     }
 
-    /// Ready once the write queue is empty (every message handed to libzmq); `Err` once the
-    /// stream is closing or lost, as [`poll_ready`](Self::poll_ready).
+    /// Ready once the write queue holds no message (every message handed to libzmq; a queued
+    /// empty message counts); `Err` once the stream is closing or lost, as
+    /// [`poll_ready`](Self::poll_ready).
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
         self.transport.poll_queue_at_most(cx, QueueBound::Empty)
     }
@@ -549,6 +563,7 @@ impl std::fmt::Debug for ZmqStream {
             .field("transport", &self.transport)
             .field("queued_messages", &st.messages.len())
             .field("queued_bytes", &st.bytes)
+            .field("queued_weight", &st.weight)
             .field("read_limits", &(st.low, st.high))
             .field("paused", &st.paused)
             .field("closed", &st.closed)

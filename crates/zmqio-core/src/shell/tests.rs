@@ -317,7 +317,7 @@ fn only_pause_writing_runs_inside_a_users_call() {
     inside(|| {
         dealer.set_write_buffer_limits(Some(4), Some(0)).unwrap();
         dealer.write(["12345"]).unwrap(); // above high: pause_writing, here
-        dealer.set_write_buffer_limits(Some(100), None).unwrap(); // at or below low: resume
+        dealer.set_write_buffer_limits(Some(1000), None).unwrap(); // weight 37 <= low 250: resume
     });
     assert_eq!(*seen.lock().unwrap(), vec![("pause", true)]);
     let _ = poll_once(&mut driver);

@@ -133,7 +133,10 @@ impl ZmqTransport {
     /// message (no frames) is a no-op. `pause_writing` fires inside this call if it pushed
     /// the queue over the high watermark (or right after the current callback, if called from
     /// one). Returns `Err(Closed)` after `close()`; a fatal send error is returned and also
-    /// ends the transport.
+    /// ends the transport. `Err(Zmq(EHOSTUNREACH))` from a ROUTER with `RouterMandatory` (no
+    /// peer with that routing id) is about this message only: nothing is queued and the
+    /// transport stays open (see [`dropped_unroutable`](Self::dropped_unroutable) for such a
+    /// message that had to wait in the queue).
     ///
     /// `pause_writing` is the only callback that may run inside this call; every other one
     /// (`msg_received`, `resume_writing`, `event_received`, `connection_lost`) comes from the
@@ -151,28 +154,39 @@ impl ZmqTransport {
     /// # Ok(()) }
     /// ```
     pub fn write(&self, msg: impl Into<Multipart>) -> Result<()> {
-        let (result, has_events, driver_has_work) = {
+        let (result, has_events) = {
             let mut st = self.shared.lock();
             let r = st.engine.write(msg.into());
-            // Rule 6 wakes the driver after a socket call because the call may have taken a
-            // readiness edge the driver waits for. A send-only socket (PUSH, PUB) whose queue
-            // is empty waits for nothing: it never wants POLLIN, and POLLOUT only matters
-            // once a message is queued, and the write that queues one wakes the driver. So
-            // the common case, a message sent at once, costs no driver wakeup.
-            let send_only = matches!(self.shared.socket_type(), zmq::PUSH | zmq::PUB);
-            let idle = send_only && st.engine.queued_messages() == 0;
-            (r, st.engine.has_events(), !idle)
+            (r, st.engine.has_events())
+        };
+        // The engine decides whether this write may have taken an edge the driver waits for
+        // (ZMQ_FD rule 6; see `engine::Written`).
+        let wake_driver = match &result {
+            Ok(written) => written.wake_driver,
+            Err(e) => !matches!(e, Error::Closed),
         };
         if has_events {
             self.shared.deliver_pause_now(self);
-        } else if driver_has_work {
+        } else if wake_driver {
             self.shared.wake_driver();
         }
-        result
+        result.map(|_| ())
     }
 
-    /// Starts closing: no more `msg_received`, the write queue is flushed, then
-    /// `connection_lost(None)`, then the socket is closed. Idempotent.
+    /// Starts closing: no more `msg_received`, zmqio's write queue is flushed into libzmq,
+    /// then `connection_lost(None)`, then the socket is closed. Idempotent.
+    ///
+    /// How long the flush may take is the socket's `ZMQ_LINGER` (`opt::Linger`), read when
+    /// `close()` is called, applied to zmqio's queue as libzmq applies it to its own:
+    ///
+    /// - `-1` (libzmq's default): keep trying for as long as it takes; with a peer that never
+    ///   comes, until [`abort`](Self::abort);
+    /// - `0`: drop what is queued and finish at once;
+    /// - `n` milliseconds: flush for at most `n` ms, then drop the rest and finish.
+    ///
+    /// `connection_lost(None)` either way; [`dropped_on_close`](Self::dropped_on_close) tells
+    /// how many messages were dropped. (What libzmq already took is then libzmq's, under the
+    /// same LINGER.)
     ///
     /// Once `close()` has returned, no `msg_received` begins, on any thread: messages that
     /// arrived and were not delivered yet are dropped, and if the driver is delivering one
@@ -190,14 +204,66 @@ impl ZmqTransport {
     /// never finish. (Holding the protocol's own mutex is fine: no callback runs then.)
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) {
-    /// t.close();
-    /// assert!(t.is_closing());
-    /// t.wait_closed().await;
+    /// # use std::future::Future;
+    /// # use std::pin::Pin;
+    /// # use std::sync::Arc;
+    /// # use std::task::{Context, Poll};
+    /// # use zmqio_core::runtime::{Readiness, Runtime, ZmqFd};
+    /// # struct ThreadPerTask;
+    /// # struct Ready(async_io::Async<ZmqFd>);
+    /// # impl Readiness for Ready {
+    /// #     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+    /// #         self.0.poll_readable(cx)
+    /// #     }
     /// # }
+    /// # impl Runtime for ThreadPerTask {
+    /// #     fn register(&self, fd: ZmqFd) -> std::io::Result<Box<dyn Readiness>> {
+    /// #         Ok(Box::new(Ready(async_io::Async::new_nonblocking(fd)?)))
+    /// #     }
+    /// #     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    /// #         std::thread::spawn(move || async_io::block_on(future));
+    /// #     }
+    /// #     fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    /// #         Box::pin(async move { async_io::Timer::after(d).await; })
+    /// #     }
+    /// # }
+    /// # let rt: Arc<dyn Runtime> = Arc::new(ThreadPerTask);
+    /// use zmqio_core::{opt, ConnectionBuilder, ZmqProtocol};
+    ///
+    /// struct Quiet;
+    /// impl ZmqProtocol for Quiet {}
+    ///
+    /// # async_io::block_on(async {
+    /// // A PUSH with no peer: libzmq takes nothing, both messages wait in zmqio's queue.
+    /// let (push, _) = ConnectionBuilder::new(rt, || Quiet, zmq::PUSH).await?;
+    /// push.write(["one"])?;
+    /// push.write(["two"])?;
+    /// push.setsockopt(opt::Linger, 0)?;
+    /// push.close();
+    /// assert_eq!(push.wait_closed().await, None); // at once, not never
+    /// assert_eq!(push.dropped_on_close(), 2);
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # }).unwrap();
     /// ```
     pub fn close(&self) {
         self.shared.close(false);
+    }
+
+    /// Messages a [`close`](Self::close) dropped from zmqio's write queue because the socket's
+    /// LINGER expired before a peer took them. 0 while open, and after a close that flushed
+    /// everything. [`abort`](Self::abort) drops the queue too, without counting it here.
+    ///
+    /// ```
+    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// t.close();
+    /// // ... once `wait_closed()` resolved:
+    /// if t.dropped_on_close() > 0 {
+    ///     eprintln!("{} messages never left", t.dropped_on_close());
+    /// }
+    /// # }
+    /// ```
+    pub fn dropped_on_close(&self) -> u64 {
+        self.shared.lock().engine.dropped_on_close()
     }
 
     /// Closes at once: drops the write queue, `connection_lost(None)`, closes the socket.
@@ -238,9 +304,13 @@ impl ZmqTransport {
     }
 
     /// Sets the write watermarks: high defaults to 64 KiB (or `4 * low`), low to `high / 4`;
-    /// `high < low` is `InvalidArgument`. Applies at once: `pause_writing` may fire inside
-    /// this call (as in [`write`](Self::write)); `resume_writing`, like every other
-    /// callback, comes from the driver task.
+    /// `high < low` is `InvalidArgument`. The watermarks bound the queue's *weight*: each
+    /// message weighs its bytes plus 32 per frame
+    /// ([`engine::message_weight`](crate::engine::message_weight)), so a flood of empty
+    /// messages pauses writing like any other. Applies at once: `pause_writing` may fire
+    /// inside this call (as in [`write`](Self::write)); `resume_writing`, like every other
+    /// callback, comes from the driver task. A pending [`drain`](Self::drain) or `Sink` that
+    /// the new watermarks satisfy is woken.
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
@@ -253,6 +323,8 @@ impl ZmqTransport {
         let (result, has_events) = {
             let mut st = self.shared.lock();
             let r = st.engine.set_write_limits(high, low);
+            // Raised watermarks may satisfy a pending `drain()` or `Sink::poll_ready`.
+            st.wake_waiters_on_progress();
             (r, st.engine.has_events())
         };
         if has_events {
@@ -261,7 +333,8 @@ impl ZmqTransport {
         result
     }
 
-    /// Bytes waiting in the write queue.
+    /// Bytes waiting in the write queue (the payload only; the watermarks compare the
+    /// [weight](Self::get_write_buffer_weight)).
     ///
     /// ```
     /// # fn f(t: &zmqio_core::ZmqTransport) {
@@ -270,6 +343,73 @@ impl ZmqTransport {
     /// ```
     pub fn get_write_buffer_size(&self) -> usize {
         self.shared.lock().engine.queued_bytes()
+    }
+
+    /// The weight of the write queue, which the watermarks bound: its bytes plus 32 per
+    /// frame ([`engine::message_weight`](crate::engine::message_weight)). `pause_writing`
+    /// fires once it rises above the high watermark, `resume_writing` once it falls to the
+    /// low one.
+    ///
+    /// ```
+    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// let (_, high) = t.get_write_buffer_limits();
+    /// let over = t.get_write_buffer_weight() > high;
+    /// # }
+    /// ```
+    pub fn get_write_buffer_weight(&self) -> usize {
+        self.shared.lock().engine.queued_weight()
+    }
+
+    /// Messages zmqio dropped from its write queue because libzmq refused their destination:
+    /// `EHOSTUNREACH` on a ROUTER with `RouterMandatory` (or a STREAM) for a message that
+    /// waited in the queue while its peer left. The transport stays open and the queue goes on
+    /// flushing. A `write` that libzmq refuses that way at once returns the error
+    /// (`Error::Zmq(EHOSTUNREACH)`) instead, queues nothing and is not counted.
+    ///
+    /// ```
+    /// # use std::future::Future;
+    /// # use std::pin::Pin;
+    /// # use std::sync::Arc;
+    /// # use std::task::{Context, Poll};
+    /// # use zmqio_core::runtime::{Readiness, Runtime, ZmqFd};
+    /// # struct ThreadPerTask;
+    /// # struct Ready(async_io::Async<ZmqFd>);
+    /// # impl Readiness for Ready {
+    /// #     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+    /// #         self.0.poll_readable(cx)
+    /// #     }
+    /// # }
+    /// # impl Runtime for ThreadPerTask {
+    /// #     fn register(&self, fd: ZmqFd) -> std::io::Result<Box<dyn Readiness>> {
+    /// #         Ok(Box::new(Ready(async_io::Async::new_nonblocking(fd)?)))
+    /// #     }
+    /// #     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
+    /// #         std::thread::spawn(move || async_io::block_on(future));
+    /// #     }
+    /// #     fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    /// #         Box::pin(async move { async_io::Timer::after(d).await; })
+    /// #     }
+    /// # }
+    /// # let rt: Arc<dyn Runtime> = Arc::new(ThreadPerTask);
+    /// use zmqio_core::{opt, ConnectionBuilder, Error, ZmqProtocol};
+    ///
+    /// struct Quiet;
+    /// impl ZmqProtocol for Quiet {}
+    ///
+    /// # async_io::block_on(async {
+    /// let (router, _) = ConnectionBuilder::new(rt, || Quiet, zmq::ROUTER).await?;
+    /// router.setsockopt(opt::RouterMandatory, true)?;
+    /// let refused = router.write(["nobody", "hello"]);
+    /// assert_eq!(refused, Err(Error::Zmq(zmq::Error::EHOSTUNREACH)));
+    /// assert!(!router.is_closing()); // one unroutable message does not end a ROUTER
+    /// assert_eq!(router.dropped_unroutable(), 0); // returned, not dropped
+    /// router.close();
+    /// router.wait_closed().await;
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn dropped_unroutable(&self) -> u64 {
+        self.shared.lock().engine.dropped_unroutable()
     }
 
     /// Stops delivering messages; writes keep flowing. `InvalidState` if already paused or
@@ -448,7 +588,8 @@ impl ZmqTransport {
         self.shared.lock().engine.subscriptions().cloned()
     }
 
-    /// Waits until the write queue holds at most the low watermark.
+    /// Waits until the write queue's weight (bytes plus 32 per frame) is at most the low
+    /// watermark.
     ///
     /// `Ok` at once when it already does. `Err` with the fatal error if the transport is lost
     /// first (from the moment it is lost, whether or not `connection_lost` has run yet), or
@@ -466,8 +607,9 @@ impl ZmqTransport {
         poll_fn(|cx| self.poll_queue_at_most(cx, QueueBound::Low)).await
     }
 
-    /// `Ready(Ok)` once the write queue holds at most `bound` bytes; `Ready(Err)` once the
-    /// transport is closing or lost; otherwise registers `cx` to be woken on progress.
+    /// `Ready(Ok)` once the write queue is within `bound` (its weight at most a watermark, or
+    /// no message at all for [`QueueBound::Empty`]); `Ready(Err)` once the transport is
+    /// closing or lost; otherwise registers `cx` to be woken on progress.
     pub(crate) fn poll_queue_at_most(
         &self,
         cx: &mut Context<'_>,
@@ -478,12 +620,13 @@ impl ZmqTransport {
             return Poll::Ready(Err(st.closed_error()));
         }
         let (low, high) = st.engine.write_limits();
-        let limit = match bound {
-            QueueBound::Empty => 0,
-            QueueBound::Low => low,
-            QueueBound::High => high,
+        let within = match bound {
+            // Counted in messages: a queued `[b""]` weighs little but is not flushed.
+            QueueBound::Empty => st.engine.queued_messages() == 0,
+            QueueBound::Low => st.engine.queued_weight() <= low,
+            QueueBound::High => st.engine.queued_weight() <= high,
         };
-        if st.engine.queued_bytes() <= limit {
+        if within {
             return Poll::Ready(Ok(()));
         }
         st.register_waiter(cx.waker());

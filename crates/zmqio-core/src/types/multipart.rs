@@ -95,7 +95,8 @@ impl Multipart {
         }
     }
 
-    /// The total payload size in bytes, over all frames (what the watermarks count).
+    /// The total payload size in bytes, over all frames (the watermarks count it plus a
+    /// per-frame overhead: see `engine::message_weight`).
     ///
     /// ```
     /// let m = zmqio_core::Multipart::from(["ab", "cde"]);
