@@ -20,8 +20,8 @@ const ZERO_COPY_SEND_MIN: usize = 1024;
 /// The non-blocking socket calls the [`Engine`](super::Engine) makes.
 ///
 /// Every call returns at once: `EAGAIN` means "not now", `EINTR` is retried by the engine.
-/// [`ZmqBackend`] is the real one; [`FakeBackend`](super::fake::FakeBackend) is scripted for
-/// tests. The engine reads [`events`](Backend::events) again after every other call, as the
+/// [`ZmqBackend`] is the real one; `engine::fake::FakeBackend`, behind the `testing` feature,
+/// is scripted for tests. The engine reads [`events`](Backend::events) again after every other call, as the
 /// `ZMQ_FD` rules require.
 pub trait Backend: Send {
     /// `ZMQ_EVENTS`: whether a receive (`POLLIN`) or a send (`POLLOUT`) would succeed now.
