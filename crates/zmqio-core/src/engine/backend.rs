@@ -78,8 +78,8 @@ impl ZmqBackend {
         }
     }
 
-    /// Closes the socket now and releases the context handle it held, if any, on a thread of
-    /// its own: when that was the last handle, `zmq_ctx_term` runs, and it blocks until the
+    /// Closes the socket now and hands the context handle it held, if any, to the closer
+    /// thread: when that was the last handle, `zmq_ctx_term` runs, and it blocks until the
     /// context's pending messages are sent or their `LINGER` expires (forever by default), so
     /// it must never run on a runtime thread. `zmq_close` itself never blocks.
     pub(crate) fn release(self) {
@@ -88,12 +88,7 @@ impl ZmqBackend {
         } = self;
         drop(socket);
         if let Some(ctx) = context {
-            // Should no thread be had, the closure, and the handle with it, is dropped right
-            // here: that may block, but leaking the context would be worse for a program that
-            // waits for it to terminate.
-            let _ = std::thread::Builder::new()
-                .name("zmqio-context-release".into())
-                .spawn(move || drop(ctx));
+            closer::release(ctx);
         }
     }
 
@@ -136,6 +131,123 @@ impl ZmqBackend {
 impl std::fmt::Debug for ZmqBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZmqBackend").finish_non_exhaustive()
+    }
+}
+
+/// Where context handles are dropped: off the runtime's threads, without a thread per close.
+///
+/// One long-lived thread, started on first use, drops the handles it is sent, in order.
+/// Dropping a handle is an atomic decrement, except for the last handle of a context, whose
+/// drop terminates the context and waits for `LINGER`. So that one context that can never
+/// terminate (a peer that never comes, `LINGER` -1) cannot hold up every later release, a
+/// release that finds every closer thread busy since more than [`STUCK`] starts another
+/// one; extra threads end once idle for [`IDLE_EXIT`]. The number of threads is therefore
+/// bounded by one plus the number of contexts terminating at the same moment, never by the
+/// number of sockets closed.
+mod closer {
+    use std::collections::VecDeque;
+    use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    /// A closer thread busy for longer than this is taken to be inside a context's
+    /// termination, waiting for `LINGER`.
+    pub(super) const STUCK: Duration = Duration::from_millis(100);
+    /// A closer thread beyond the first ends once idle for this long.
+    pub(super) const IDLE_EXIT: Duration = Duration::from_secs(5);
+
+    #[derive(Default)]
+    struct Closer {
+        state: Mutex<State>,
+        work: Condvar,
+    }
+
+    #[derive(Default)]
+    struct State {
+        queue: VecDeque<zmq::Context>,
+        /// Closer threads alive.
+        threads: usize,
+        /// Closer threads waiting for work.
+        idle: usize,
+        /// When a closer thread last finished dropping a handle (or started).
+        last_progress: Option<Instant>,
+        /// Closer threads started, ever (for the tests).
+        started: usize,
+    }
+
+    fn closer() -> &'static Closer {
+        static CLOSER: OnceLock<Closer> = OnceLock::new();
+        CLOSER.get_or_init(Closer::default)
+    }
+
+    fn lock(closer: &Closer) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; a poisoned state is still consistent.
+        closer.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops `ctx` on a closer thread.
+    pub(super) fn release(ctx: zmq::Context) {
+        let closer = closer();
+        let mut st = lock(closer);
+        st.queue.push_back(ctx);
+        if st.idle > 0 {
+            drop(st);
+            closer.work.notify_one();
+            return;
+        }
+        let all_stuck = st.last_progress.map_or(true, |t| t.elapsed() > STUCK);
+        if st.threads > 0 && !all_stuck {
+            // A busy closer thread takes it next.
+            return;
+        }
+        st.threads += 1;
+        st.started += 1;
+        st.last_progress = Some(Instant::now());
+        drop(st);
+        let spawned = thread::Builder::new()
+            .name("zmqio-closer".into())
+            .spawn(move || run(closer));
+        if spawned.is_err() {
+            // No thread to be had: drop what is queued right here. That may block, but
+            // leaking the contexts would be worse for a program waiting for them to end.
+            let mut st = lock(closer);
+            st.threads -= 1;
+            let queue = std::mem::take(&mut st.queue);
+            drop(st);
+            drop(queue);
+        }
+    }
+
+    /// A closer thread: drops queued handles until idle for [`IDLE_EXIT`] while another
+    /// closer thread lives.
+    fn run(closer: &'static Closer) {
+        let mut st = lock(closer);
+        loop {
+            if let Some(ctx) = st.queue.pop_front() {
+                drop(st);
+                drop(ctx);
+                st = lock(closer);
+                st.last_progress = Some(Instant::now());
+                continue;
+            }
+            st.idle += 1;
+            let (guard, waited) = closer
+                .work
+                .wait_timeout(st, IDLE_EXIT)
+                .unwrap_or_else(PoisonError::into_inner);
+            st = guard;
+            st.idle -= 1;
+            if waited.timed_out() && st.queue.is_empty() && st.threads > 1 {
+                st.threads -= 1;
+                return;
+            }
+        }
+    }
+
+    /// How many closer threads were ever started.
+    #[cfg(test)]
+    pub(super) fn started() -> usize {
+        lock(closer()).started
     }
 }
 
@@ -334,6 +446,86 @@ mod tests {
         assert!(!dropped.load(Ordering::SeqCst));
         drop(msg);
         assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    /// Bug: every close of a socket in a user's context started an OS thread of its own to
+    /// drop the context handle, so closing 10,000 sockets started 10,000 threads.
+    #[test]
+    fn closing_many_sockets_of_a_user_context_starts_no_thread_per_close() {
+        const SOCKETS: usize = 2_000;
+        let ctx = zmq::Context::new();
+        let started_before = super::closer::started();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        for _ in 0..SOCKETS {
+            // libzmq allows 1023 sockets per context, counting closed ones its reaper has
+            // not finished yet: give it time to catch up.
+            let socket = loop {
+                match ctx.socket(zmq::PUSH) {
+                    Err(zmq::Error::EMFILE) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    other => break other.unwrap(),
+                }
+            };
+            ZmqBackend::with_context(socket, Some(ctx.clone())).release();
+        }
+        let started = super::closer::started() - started_before;
+        // One thread, plus one more whenever all of them looked stuck for 100 ms (a loaded
+        // machine can make a thread look so); never one per close.
+        assert!(
+            started < 20,
+            "{started} closer threads for {SOCKETS} closes"
+        );
+
+        // Every handle is dropped in the end: the context terminates once the last goes.
+        let terminated = watch_termination(&ctx);
+        drop(ctx);
+        terminated
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the context did not terminate after every socket was closed");
+    }
+
+    /// A context whose termination waits for `LINGER` keeps its closer thread busy; the
+    /// handles released meanwhile are dropped by another one, not queued behind it.
+    #[test]
+    fn a_context_waiting_for_linger_does_not_hold_up_other_releases() {
+        use std::time::Duration;
+        // Context A: a message for a peer that never answers the ZMTP greeting (a listening
+        // socket that never accepts), 10 s of LINGER.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = zmq::Context::new();
+        let push = a.socket(zmq::PUSH).unwrap();
+        push.set_linger(10_000).unwrap();
+        push.connect(&format!("tcp://{}", silent.local_addr().unwrap()))
+            .unwrap();
+        push.send("stuck", zmq::DONTWAIT).unwrap();
+        ZmqBackend::with_context(push, Some(a)).release(); // the last handle of A
+                                                           // Let the closer thread enter A's termination and look stuck.
+        std::thread::sleep(super::closer::STUCK * 3);
+
+        let b = zmq::Context::new();
+        let terminated = watch_termination(&b);
+        ZmqBackend::with_context(b.socket(zmq::PUSH).unwrap(), Some(b.clone())).release();
+        drop(b);
+        terminated
+            .recv_timeout(Duration::from_secs(8))
+            .expect("context B waited for context A's termination");
+    }
+
+    /// Signals once `ctx` starts terminating (its last handle is gone), through a socket
+    /// that holds no handle of it: a blocking receive on it fails with `ETERM` then.
+    fn watch_termination(ctx: &zmq::Context) -> std::sync::mpsc::Receiver<()> {
+        let raw = ctx.socket(zmq::PULL).unwrap().into_raw();
+        // SAFETY: `raw` comes from `into_raw` just above and is owned by nothing else.
+        #[allow(unsafe_code)]
+        let sentinel = unsafe { zmq::Socket::from_raw(raw) };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            assert_eq!(sentinel.recv_bytes(0), Err(zmq::Error::ETERM));
+            drop(sentinel); // lets the termination finish
+            let _ = tx.send(());
+        });
+        rx
     }
 
     #[test]
