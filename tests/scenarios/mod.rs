@@ -16,6 +16,7 @@ macro_rules! scenario {
 }
 
 mod endpoints;
+mod ipv6;
 mod monitor;
 mod reliability;
 mod stream;

@@ -4,6 +4,7 @@ use std::os::raw::c_void;
 
 use bytes::Bytes;
 
+use crate::types::endpoint;
 use crate::Multipart;
 
 /// A frame payload at or above this size is received without copying: the [`Bytes`] keeps the
@@ -33,10 +34,11 @@ pub trait Backend: Send {
     /// before an error keeps the part and completes it on the next call.
     fn recv(&mut self) -> zmq::Result<Multipart>;
     /// Binds and returns the resolved endpoint (the wildcard port replaced by the real one).
+    /// An endpoint with an IPv6 literal host must work as given (see [`ZmqBackend`]).
     fn bind(&mut self, endpoint: &str) -> zmq::Result<String>;
     /// Undoes a bind.
     fn unbind(&mut self, endpoint: &str) -> zmq::Result<()>;
-    /// Connects.
+    /// Connects. An endpoint with an IPv6 literal host must work as given.
     fn connect(&mut self, endpoint: &str) -> zmq::Result<()>;
     /// Undoes a connect.
     fn disconnect(&mut self, endpoint: &str) -> zmq::Result<()>;
@@ -49,6 +51,13 @@ pub trait Backend: Send {
 }
 
 /// The real backend: a `zmq::Socket` driven with `ZMQ_DONTWAIT`.
+///
+/// Before a bind or connect to an endpoint with an IPv6 literal host (`tcp://[::1]:*`,
+/// `tcp://[fe80::1%eth0]:5555`), it sets `ZMQ_IPV6` on the socket unless it is set already:
+/// libzmq ignores IPv6 addresses on a socket without it (a bind fails, a connect never
+/// connects). The option then stays on, as libzmq's own default would be for such a socket;
+/// it lets the socket's later tcp endpoints use IPv6 as well as IPv4. Endpoints without an
+/// IPv6 literal leave the option as it is.
 pub struct ZmqBackend {
     socket: zmq::Socket,
     partial: Multipart,
@@ -118,6 +127,14 @@ impl ZmqBackend {
             #[allow(unsafe_code)]
             let errno = unsafe { zmq_sys::zmq_errno() };
             return Err(zmq::Error::from_raw(errno));
+        }
+        Ok(())
+    }
+
+    /// Sets `ZMQ_IPV6` when `endpoint` has an IPv6 literal host and the option is off.
+    fn enable_ipv6_for(&mut self, endpoint: &str) -> zmq::Result<()> {
+        if endpoint::has_ipv6_literal(endpoint) && !self.socket.is_ipv6()? {
+            self.socket.set_ipv6(true)?;
         }
         Ok(())
     }
@@ -358,6 +375,7 @@ impl Backend for ZmqBackend {
     }
 
     fn bind(&mut self, endpoint: &str) -> zmq::Result<String> {
+        self.enable_ipv6_for(endpoint)?;
         self.socket.bind(endpoint)?;
         match self.socket.get_last_endpoint()? {
             Ok(resolved) => Ok(resolved),
@@ -370,6 +388,7 @@ impl Backend for ZmqBackend {
     }
 
     fn connect(&mut self, endpoint: &str) -> zmq::Result<()> {
+        self.enable_ipv6_for(endpoint)?;
         self.socket.connect(endpoint)
     }
 

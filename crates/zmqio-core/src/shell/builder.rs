@@ -141,13 +141,17 @@ impl std::fmt::Debug for SocketSpec {
 /// connect, and which socket and context to use. Both keep them in a `spec: SocketSpec`.
 macro_rules! socket_spec_methods {
     () => {
-        /// Adds endpoints to bind (before any connect).
+        /// Adds endpoints to bind (before any connect). An IPv6 literal host
+        /// (`tcp://[::1]:*`) sets `ZMQ_IPV6` on the socket first, as
+        /// [`ZmqTransport::bind`](crate::ZmqTransport::bind) does.
         pub fn bind(mut self, endpoints: impl IntoEndpoints) -> Self {
             self.spec.binds.extend(endpoints.into_endpoints());
             self
         }
 
-        /// Adds endpoints to connect (after the binds).
+        /// Adds endpoints to connect (after the binds). An IPv6 literal host sets
+        /// `ZMQ_IPV6` on the socket first, as
+        /// [`ZmqTransport::connect`](crate::ZmqTransport::connect) does.
         pub fn connect(mut self, endpoints: impl IntoEndpoints) -> Self {
             self.spec.connects.extend(endpoints.into_endpoints());
             self
