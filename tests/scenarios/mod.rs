@@ -15,6 +15,7 @@ macro_rules! scenario {
     };
 }
 
+mod end_of_program;
 mod endpoints;
 mod ipv6;
 mod monitor;

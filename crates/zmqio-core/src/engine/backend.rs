@@ -66,6 +66,9 @@ pub struct ZmqBackend {
     scratch: zmq::Message,
     /// The context the socket was made in, when known (the socket monitor needs it).
     context: Option<zmq::Context>,
+    /// The generation of the process-wide context the socket was made in, if it was (see
+    /// [`shutdown`](crate::shutdown)); no handle of that context is held.
+    process_generation: Option<u64>,
 }
 
 impl ZmqBackend {
@@ -76,6 +79,7 @@ impl ZmqBackend {
             partial: Multipart::new(),
             scratch: zmq::Message::new(),
             context: None,
+            process_generation: None,
         }
     }
 
@@ -85,6 +89,32 @@ impl ZmqBackend {
             context,
             ..Self::new(socket)
         }
+    }
+
+    /// Wraps a socket made in the process-wide context of generation `generation`.
+    pub(crate) fn in_process_context(socket: zmq::Socket, generation: u64) -> Self {
+        Self {
+            process_generation: Some(generation),
+            ..Self::new(socket)
+        }
+    }
+
+    /// The generation of the process-wide context the socket was made in, if it was.
+    pub(crate) fn process_generation(&self) -> Option<u64> {
+        self.process_generation
+    }
+
+    /// Takes the context handle the backend holds, if any (a shutdown of that context holds
+    /// one of its own, so dropping this one never blocks).
+    pub(crate) fn take_context(&mut self) -> Option<zmq::Context> {
+        self.context.take()
+    }
+
+    /// Waits until the context handles released so far are dropped (every one, except
+    /// those of a closer thread busy terminating some other context for a while), or
+    /// `deadline`.
+    pub(crate) fn settle_releases(deadline: std::time::Instant) {
+        closer::settle(deadline);
     }
 
     /// Closes the socket now and hands the context handle it held, if any, to the closer
@@ -177,6 +207,8 @@ mod closer {
     struct Closer {
         state: Mutex<State>,
         work: Condvar,
+        /// Notified whenever a handle has been dropped.
+        settled: Condvar,
     }
 
     #[derive(Default)]
@@ -188,6 +220,8 @@ mod closer {
         idle: usize,
         /// When a closer thread last finished dropping a handle (or started).
         last_progress: Option<Instant>,
+        /// When each closer thread dropping a handle right now started it.
+        busy: Vec<Instant>,
         /// Closer threads started, ever (for the tests).
         started: usize,
     }
@@ -241,10 +275,16 @@ mod closer {
         let mut st = lock(closer);
         loop {
             if let Some(ctx) = st.queue.pop_front() {
+                let started = Instant::now();
+                st.busy.push(started);
                 drop(st);
                 drop(ctx);
                 st = lock(closer);
+                if let Some(i) = st.busy.iter().position(|t| *t == started) {
+                    st.busy.swap_remove(i);
+                }
                 st.last_progress = Some(Instant::now());
+                closer.settled.notify_all();
                 continue;
             }
             st.idle += 1;
@@ -258,6 +298,31 @@ mod closer {
                 st.threads -= 1;
                 return;
             }
+        }
+    }
+
+    /// Waits until the queue is empty and no closer thread is dropping a handle, except
+    /// those busy for longer than [`STUCK`] (inside another context's termination), or
+    /// until `deadline`.
+    pub(super) fn settle(deadline: Instant) {
+        let closer = closer();
+        let mut st = lock(closer);
+        loop {
+            let now = Instant::now();
+            let dropping = st
+                .busy
+                .iter()
+                .any(|t| now.saturating_duration_since(*t) <= STUCK);
+            if (st.queue.is_empty() && !dropping) || now >= deadline {
+                return;
+            }
+            // Re-checked at least every STUCK, when a busy thread may turn out to be stuck.
+            let wait = (deadline - now).min(STUCK);
+            st = closer
+                .settled
+                .wait_timeout(st, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 

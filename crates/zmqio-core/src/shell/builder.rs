@@ -2,7 +2,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::engine::{Engine, ZmqBackend};
 use crate::runtime::Runtime;
@@ -58,15 +58,17 @@ impl<T: Into<String> + Clone> IntoEndpoints for &[T] {
 }
 
 /// The process-wide context used when no [`context`](ConnectionBuilder::context) is given.
-/// It is never terminated, so closing a socket never blocks on `LINGER`.
+///
+/// zmqio never terminates it on its own, so closing a socket never blocks on `LINGER`; a
+/// program ends it with [`shutdown`](crate::shutdown), which waits until what was written
+/// is sent. After a shutdown, the next call makes a fresh context.
 ///
 /// ```
 /// let ctx = zmqio_core::default_context();
 /// let sock = ctx.socket(zmq::PAIR).unwrap();
 /// ```
 pub fn default_context() -> zmq::Context {
-    static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
-    CONTEXT.get_or_init(zmq::Context::new).clone()
+    shell::shutdown::process_context().0
 }
 
 /// What both builders collect: the socket to make or wrap, and where to bind and connect.
@@ -113,7 +115,10 @@ impl SocketSpec {
                     let socket = ctx.socket(socket_type)?;
                     ZmqBackend::with_context(socket, Some(ctx))
                 }
-                None => ZmqBackend::with_context(default_context().socket(socket_type)?, None),
+                None => {
+                    let (ctx, generation) = shell::shutdown::process_context();
+                    ZmqBackend::in_process_context(ctx.socket(socket_type)?, generation)
+                }
             },
         };
         let mut engine = Engine::new(backend, socket_type);

@@ -216,6 +216,7 @@ pub(crate) fn start<P: ZmqProtocol>(
         protocol: Arc::downgrade(&dyn_protocol),
         runtime: runtime.clone(),
     });
+    crate::shell::shutdown::register(&shared);
     let transport = ZmqTransport::from_shared(shared);
     let made = {
         let mut guard = protocol.lock().unwrap_or_else(|p| p.into_inner());
