@@ -16,7 +16,9 @@ macro_rules! scenario {
 }
 
 mod delivery;
+mod end_of_program;
 mod endpoints;
+mod ipv6;
 mod monitor;
 mod reliability;
 mod stream;

@@ -60,7 +60,9 @@ impl Future for CountingTask {
     }
 }
 
-impl Runtime for CountingRuntime {
+// SAFETY: registration is tokio's (`TokioRuntime` upholds the contract); its `Readiness` is
+// kept only inside the `CountingReadiness`, so it is dropped exactly when that one is.
+unsafe impl Runtime for CountingRuntime {
     fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
         Ok(Box::new(CountingReadiness {
             inner: TokioRuntime.register(fd)?,

@@ -50,7 +50,7 @@
 //! # }
 //! ```
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use std::future::Future;
 use std::io;
@@ -103,7 +103,12 @@ impl Readiness for AsyncIoReadiness {
     }
 }
 
-impl Runtime for AsyncStdRuntime {
+// SAFETY (the `Runtime` contract): the `ZmqFd` moves into the `Async`, which only watches it
+// for readability (`new_nonblocking` does not even set O_NONBLOCK) and, when dropped with the
+// `AsyncIoReadiness` holding it, deregisters it and drops the `ZmqFd`, which closes nothing.
+// On error `new_nonblocking` drops the `ZmqFd` before returning. Nothing else keeps it.
+#[allow(unsafe_code)]
+unsafe impl Runtime for AsyncStdRuntime {
     fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
         Ok(Box::new(AsyncIoReadiness(Async::new_nonblocking(fd)?)))
     }

@@ -6,7 +6,8 @@
 //!   watermarks, read pause, subscription/bind/connect sets, lifecycle) and the `ZMQ_FD`
 //!   rules, over a [`Backend`](engine::Backend) trait. No async, no clock, no runtime; driven
 //!   by `handle_*` inputs and drained with `poll_event`. The property tests and fuzzers drive
-//!   it with a scripted fake socket.
+//!   it with a scripted fake socket (`engine::fake`, behind the `testing` feature: test
+//!   scaffolding that programs never need).
 //! - `shell/` — the **async shell**: [`ZmqTransport`], [`ZmqProtocol`], [`ZmqStream`], the
 //!   builders, the socket monitor's plumbing and the driver task that runs an engine on a
 //!   [`runtime`]. It is written once, here; a runtime adapter only lends the primitives of
@@ -18,7 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod engine;
-#[cfg(feature = "arbitrary")]
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod shell;
@@ -37,6 +38,7 @@ pub use types::version::{
 pub use shell::builder::{default_context, ConnectionBuilder, IntoEndpoints};
 pub use shell::protocol::ZmqProtocol;
 pub use shell::runtime;
+pub use shell::shutdown::{shutdown, shutdown_context};
 pub use shell::stream::{StreamBuilder, ZmqStream, DEFAULT_EVENTS_BACKLOG};
 pub use shell::transport::ZmqTransport;
 

@@ -82,13 +82,30 @@ impl Readiness for TokioReadiness {
     }
 }
 
-impl Runtime for TokioRuntime {
+// SAFETY (the `Runtime` contract): the `ZmqFd` moves into the `AsyncFd`, which only watches
+// it for readability and, when dropped with the `TokioReadiness` holding it, deregisters it
+// and drops the `ZmqFd`, which closes nothing. Nothing else keeps the descriptor, and a
+// failed registration hands the `ZmqFd` back inside the error, which is dropped here.
+#[allow(unsafe_code)]
+unsafe impl Runtime for TokioRuntime {
+    /// Registers `fd` with the reactor of the current tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// An `io::Error` when called outside a tokio runtime (there is no reactor to register
+    /// with), or when the reactor refuses the descriptor.
     fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
-        // SAFETY: `fd` is a live socket's ZMQ_FD; the core's driver drops this registration
-        // before it closes the socket (rule 9), so the descriptor stays open and the same for
-        // the whole life of the `AsyncFd`.
-        #[allow(unsafe_code)]
-        let async_fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+        if let Err(e) = tokio::runtime::Handle::try_current() {
+            return Err(io::Error::other(format!(
+                "zmqio-tokio must be used from inside a tokio runtime: {e}"
+            )));
+        }
+        // SAFETY: `fd` is a live socket's ZMQ_FD, and by the contract of `Runtime` (which
+        // zmqio, the only caller, upholds) the socket stays open, with this same descriptor,
+        // until the `TokioReadiness` made here is dropped. The `AsyncFd` lives inside it, so
+        // the descriptor outlives the `AsyncFd`, as `register_with_interest` requires.
+        let async_fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+            .map_err(|e| e.into_parts().1)?;
         Ok(Box::new(TokioReadiness(async_fd)))
     }
 

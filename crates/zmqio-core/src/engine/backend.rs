@@ -4,6 +4,7 @@ use std::os::raw::c_void;
 
 use bytes::Bytes;
 
+use crate::types::endpoint;
 use crate::Multipart;
 
 /// A frame payload at or above this size is received without copying: the [`Bytes`] keeps the
@@ -20,8 +21,8 @@ const ZERO_COPY_SEND_MIN: usize = 1024;
 /// The non-blocking socket calls the [`Engine`](super::Engine) makes.
 ///
 /// Every call returns at once: `EAGAIN` means "not now", `EINTR` is retried by the engine.
-/// [`ZmqBackend`] is the real one; [`FakeBackend`](super::fake::FakeBackend) is scripted for
-/// tests. The engine reads [`events`](Backend::events) again after every other call, as the
+/// [`ZmqBackend`] is the real one; `engine::fake::FakeBackend`, behind the `testing` feature,
+/// is scripted for tests. The engine reads [`events`](Backend::events) again after every other call, as the
 /// `ZMQ_FD` rules require.
 pub trait Backend: Send {
     /// `ZMQ_EVENTS`: whether a receive (`POLLIN`) or a send (`POLLOUT`) would succeed now.
@@ -33,10 +34,11 @@ pub trait Backend: Send {
     /// before an error keeps the part and completes it on the next call.
     fn recv(&mut self) -> zmq::Result<Multipart>;
     /// Binds and returns the resolved endpoint (the wildcard port replaced by the real one).
+    /// An endpoint with an IPv6 literal host must work as given (see [`ZmqBackend`]).
     fn bind(&mut self, endpoint: &str) -> zmq::Result<String>;
     /// Undoes a bind.
     fn unbind(&mut self, endpoint: &str) -> zmq::Result<()>;
-    /// Connects.
+    /// Connects. An endpoint with an IPv6 literal host must work as given.
     fn connect(&mut self, endpoint: &str) -> zmq::Result<()>;
     /// Undoes a connect.
     fn disconnect(&mut self, endpoint: &str) -> zmq::Result<()>;
@@ -49,6 +51,13 @@ pub trait Backend: Send {
 }
 
 /// The real backend: a `zmq::Socket` driven with `ZMQ_DONTWAIT`.
+///
+/// Before a bind or connect to an endpoint with an IPv6 literal host (`tcp://[::1]:*`,
+/// `tcp://[fe80::1%eth0]:5555`), it sets `ZMQ_IPV6` on the socket unless it is set already:
+/// libzmq ignores IPv6 addresses on a socket without it (a bind fails, a connect never
+/// connects). The option then stays on, as libzmq's own default would be for such a socket;
+/// it lets the socket's later tcp endpoints use IPv6 as well as IPv4. Endpoints without an
+/// IPv6 literal leave the option as it is.
 pub struct ZmqBackend {
     socket: zmq::Socket,
     partial: Multipart,
@@ -57,6 +66,9 @@ pub struct ZmqBackend {
     scratch: zmq::Message,
     /// The context the socket was made in, when known (the socket monitor needs it).
     context: Option<zmq::Context>,
+    /// The generation of the process-wide context the socket was made in, if it was (see
+    /// [`shutdown`](crate::shutdown)); no handle of that context is held.
+    process_generation: Option<u64>,
 }
 
 impl ZmqBackend {
@@ -67,6 +79,7 @@ impl ZmqBackend {
             partial: Multipart::new(),
             scratch: zmq::Message::new(),
             context: None,
+            process_generation: None,
         }
     }
 
@@ -78,8 +91,34 @@ impl ZmqBackend {
         }
     }
 
-    /// Closes the socket now and releases the context handle it held, if any, on a thread of
-    /// its own: when that was the last handle, `zmq_ctx_term` runs, and it blocks until the
+    /// Wraps a socket made in the process-wide context of generation `generation`.
+    pub(crate) fn in_process_context(socket: zmq::Socket, generation: u64) -> Self {
+        Self {
+            process_generation: Some(generation),
+            ..Self::new(socket)
+        }
+    }
+
+    /// The generation of the process-wide context the socket was made in, if it was.
+    pub(crate) fn process_generation(&self) -> Option<u64> {
+        self.process_generation
+    }
+
+    /// Takes the context handle the backend holds, if any (a shutdown of that context holds
+    /// one of its own, so dropping this one never blocks).
+    pub(crate) fn take_context(&mut self) -> Option<zmq::Context> {
+        self.context.take()
+    }
+
+    /// Waits until the context handles released so far are dropped (every one, except
+    /// those of a closer thread busy terminating some other context for a while), or
+    /// `deadline`.
+    pub(crate) fn settle_releases(deadline: std::time::Instant) {
+        closer::settle(deadline);
+    }
+
+    /// Closes the socket now and hands the context handle it held, if any, to the closer
+    /// thread: when that was the last handle, `zmq_ctx_term` runs, and it blocks until the
     /// context's pending messages are sent or their `LINGER` expires (forever by default), so
     /// it must never run on a runtime thread. `zmq_close` itself never blocks.
     pub(crate) fn release(self) {
@@ -88,12 +127,7 @@ impl ZmqBackend {
         } = self;
         drop(socket);
         if let Some(ctx) = context {
-            // Should no thread be had, the closure, and the handle with it, is dropped right
-            // here: that may block, but leaking the context would be worse for a program that
-            // waits for it to terminate.
-            let _ = std::thread::Builder::new()
-                .name("zmqio-context-release".into())
-                .spawn(move || drop(ctx));
+            closer::release(ctx);
         }
     }
 
@@ -127,6 +161,14 @@ impl ZmqBackend {
         Ok(())
     }
 
+    /// Sets `ZMQ_IPV6` when `endpoint` has an IPv6 literal host and the option is off.
+    fn enable_ipv6_for(&mut self, endpoint: &str) -> zmq::Result<()> {
+        if endpoint::has_ipv6_literal(endpoint) && !self.socket.is_ipv6()? {
+            self.socket.set_ipv6(true)?;
+        }
+        Ok(())
+    }
+
     /// Gives the socket back.
     pub fn into_socket(self) -> zmq::Socket {
         self.socket
@@ -136,6 +178,158 @@ impl ZmqBackend {
 impl std::fmt::Debug for ZmqBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZmqBackend").finish_non_exhaustive()
+    }
+}
+
+/// Where context handles are dropped: off the runtime's threads, without a thread per close.
+///
+/// One long-lived thread, started on first use, drops the handles it is sent, in order.
+/// Dropping a handle is an atomic decrement, except for the last handle of a context, whose
+/// drop terminates the context and waits for `LINGER`. So that one context that can never
+/// terminate (a peer that never comes, `LINGER` -1) cannot hold up every later release, a
+/// release that finds every closer thread busy since more than [`STUCK`] starts another
+/// one; extra threads end once idle for [`IDLE_EXIT`]. The number of threads is therefore
+/// bounded by one plus the number of contexts terminating at the same moment, never by the
+/// number of sockets closed.
+mod closer {
+    use std::collections::VecDeque;
+    use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    /// A closer thread busy for longer than this is taken to be inside a context's
+    /// termination, waiting for `LINGER`.
+    pub(super) const STUCK: Duration = Duration::from_millis(100);
+    /// A closer thread beyond the first ends once idle for this long.
+    pub(super) const IDLE_EXIT: Duration = Duration::from_secs(5);
+
+    #[derive(Default)]
+    struct Closer {
+        state: Mutex<State>,
+        work: Condvar,
+        /// Notified whenever a handle has been dropped.
+        settled: Condvar,
+    }
+
+    #[derive(Default)]
+    struct State {
+        queue: VecDeque<zmq::Context>,
+        /// Closer threads alive.
+        threads: usize,
+        /// Closer threads waiting for work.
+        idle: usize,
+        /// When a closer thread last finished dropping a handle (or started).
+        last_progress: Option<Instant>,
+        /// When each closer thread dropping a handle right now started it.
+        busy: Vec<Instant>,
+        /// Closer threads started, ever (for the tests).
+        started: usize,
+    }
+
+    fn closer() -> &'static Closer {
+        static CLOSER: OnceLock<Closer> = OnceLock::new();
+        CLOSER.get_or_init(Closer::default)
+    }
+
+    fn lock(closer: &Closer) -> MutexGuard<'_, State> {
+        // Nothing panics while the lock is held; a poisoned state is still consistent.
+        closer.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drops `ctx` on a closer thread.
+    pub(super) fn release(ctx: zmq::Context) {
+        let closer = closer();
+        let mut st = lock(closer);
+        st.queue.push_back(ctx);
+        if st.idle > 0 {
+            drop(st);
+            closer.work.notify_one();
+            return;
+        }
+        let all_stuck = st.last_progress.map_or(true, |t| t.elapsed() > STUCK);
+        if st.threads > 0 && !all_stuck {
+            // A busy closer thread takes it next.
+            return;
+        }
+        st.threads += 1;
+        st.started += 1;
+        st.last_progress = Some(Instant::now());
+        drop(st);
+        let spawned = thread::Builder::new()
+            .name("zmqio-closer".into())
+            .spawn(move || run(closer));
+        if spawned.is_err() {
+            // No thread to be had: drop what is queued right here. That may block, but
+            // leaking the contexts would be worse for a program waiting for them to end.
+            let mut st = lock(closer);
+            st.threads -= 1;
+            let queue = std::mem::take(&mut st.queue);
+            drop(st);
+            drop(queue);
+        }
+    }
+
+    /// A closer thread: drops queued handles until idle for [`IDLE_EXIT`] while another
+    /// closer thread lives.
+    fn run(closer: &'static Closer) {
+        let mut st = lock(closer);
+        loop {
+            if let Some(ctx) = st.queue.pop_front() {
+                let started = Instant::now();
+                st.busy.push(started);
+                drop(st);
+                drop(ctx);
+                st = lock(closer);
+                if let Some(i) = st.busy.iter().position(|t| *t == started) {
+                    st.busy.swap_remove(i);
+                }
+                st.last_progress = Some(Instant::now());
+                closer.settled.notify_all();
+                continue;
+            }
+            st.idle += 1;
+            let (guard, waited) = closer
+                .work
+                .wait_timeout(st, IDLE_EXIT)
+                .unwrap_or_else(PoisonError::into_inner);
+            st = guard;
+            st.idle -= 1;
+            if waited.timed_out() && st.queue.is_empty() && st.threads > 1 {
+                st.threads -= 1;
+                return;
+            }
+        }
+    }
+
+    /// Waits until the queue is empty and no closer thread is dropping a handle, except
+    /// those busy for longer than [`STUCK`] (inside another context's termination), or
+    /// until `deadline`.
+    pub(super) fn settle(deadline: Instant) {
+        let closer = closer();
+        let mut st = lock(closer);
+        loop {
+            let now = Instant::now();
+            let dropping = st
+                .busy
+                .iter()
+                .any(|t| now.saturating_duration_since(*t) <= STUCK);
+            if (st.queue.is_empty() && !dropping) || now >= deadline {
+                return;
+            }
+            // Re-checked at least every STUCK, when a busy thread may turn out to be stuck.
+            let wait = (deadline - now).min(STUCK);
+            st = closer
+                .settled
+                .wait_timeout(st, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// How many closer threads were ever started.
+    #[cfg(test)]
+    pub(super) fn started() -> usize {
+        lock(closer()).started
     }
 }
 
@@ -246,6 +440,7 @@ impl Backend for ZmqBackend {
     }
 
     fn bind(&mut self, endpoint: &str) -> zmq::Result<String> {
+        self.enable_ipv6_for(endpoint)?;
         self.socket.bind(endpoint)?;
         match self.socket.get_last_endpoint()? {
             Ok(resolved) => Ok(resolved),
@@ -258,6 +453,7 @@ impl Backend for ZmqBackend {
     }
 
     fn connect(&mut self, endpoint: &str) -> zmq::Result<()> {
+        self.enable_ipv6_for(endpoint)?;
         self.socket.connect(endpoint)
     }
 
@@ -334,6 +530,86 @@ mod tests {
         assert!(!dropped.load(Ordering::SeqCst));
         drop(msg);
         assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    /// Bug: every close of a socket in a user's context started an OS thread of its own to
+    /// drop the context handle, so closing 10,000 sockets started 10,000 threads.
+    #[test]
+    fn closing_many_sockets_of_a_user_context_starts_no_thread_per_close() {
+        const SOCKETS: usize = 2_000;
+        let ctx = zmq::Context::new();
+        let started_before = super::closer::started();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        for _ in 0..SOCKETS {
+            // libzmq allows 1023 sockets per context, counting closed ones its reaper has
+            // not finished yet: give it time to catch up.
+            let socket = loop {
+                match ctx.socket(zmq::PUSH) {
+                    Err(zmq::Error::EMFILE) if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    other => break other.unwrap(),
+                }
+            };
+            ZmqBackend::with_context(socket, Some(ctx.clone())).release();
+        }
+        let started = super::closer::started() - started_before;
+        // One thread, plus one more whenever all of them looked stuck for 100 ms (a loaded
+        // machine can make a thread look so); never one per close.
+        assert!(
+            started < 20,
+            "{started} closer threads for {SOCKETS} closes"
+        );
+
+        // Every handle is dropped in the end: the context terminates once the last goes.
+        let terminated = watch_termination(&ctx);
+        drop(ctx);
+        terminated
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the context did not terminate after every socket was closed");
+    }
+
+    /// A context whose termination waits for `LINGER` keeps its closer thread busy; the
+    /// handles released meanwhile are dropped by another one, not queued behind it.
+    #[test]
+    fn a_context_waiting_for_linger_does_not_hold_up_other_releases() {
+        use std::time::Duration;
+        // Context A: a message for a peer that never answers the ZMTP greeting (a listening
+        // socket that never accepts), 10 s of LINGER.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = zmq::Context::new();
+        let push = a.socket(zmq::PUSH).unwrap();
+        push.set_linger(10_000).unwrap();
+        push.connect(&format!("tcp://{}", silent.local_addr().unwrap()))
+            .unwrap();
+        push.send("stuck", zmq::DONTWAIT).unwrap();
+        ZmqBackend::with_context(push, Some(a)).release(); // the last handle of A
+                                                           // Let the closer thread enter A's termination and look stuck.
+        std::thread::sleep(super::closer::STUCK * 3);
+
+        let b = zmq::Context::new();
+        let terminated = watch_termination(&b);
+        ZmqBackend::with_context(b.socket(zmq::PUSH).unwrap(), Some(b.clone())).release();
+        drop(b);
+        terminated
+            .recv_timeout(Duration::from_secs(8))
+            .expect("context B waited for context A's termination");
+    }
+
+    /// Signals once `ctx` starts terminating (its last handle is gone), through a socket
+    /// that holds no handle of it: a blocking receive on it fails with `ETERM` then.
+    fn watch_termination(ctx: &zmq::Context) -> std::sync::mpsc::Receiver<()> {
+        let raw = ctx.socket(zmq::PULL).unwrap().into_raw();
+        // SAFETY: `raw` comes from `into_raw` just above and is owned by nothing else.
+        #[allow(unsafe_code)]
+        let sentinel = unsafe { zmq::Socket::from_raw(raw) };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            assert_eq!(sentinel.recv_bytes(0), Err(zmq::Error::ETERM));
+            drop(sentinel); // lets the termination finish
+            let _ = tx.send(());
+        });
+        rx
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! consumed in order; with nothing scripted the fake follows its flags (`writable`, the
 //! inbox). Dropping a fake with scripted results left over panics (unless already panicking),
 //! so a test cannot silently skip a step it meant to exercise.
+//!
+//! Test scaffolding: compiled only with the `testing` feature (and in the crate's own unit
+//! tests), so no program that uses zmqio sees it.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 

@@ -60,7 +60,11 @@
 //!
 //! # Example
 //!
-//! ```
+//! Over the scripted fake backend, `engine::fake`, which is test scaffolding behind the
+//! `testing` feature (so this example runs in the crate's own tests only):
+//!
+#![cfg_attr(feature = "testing", doc = "```")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
 //! use zmqio_core::engine::{fake::FakeBackend, Engine, EngineEvent, Step};
 //!
 //! let mut backend = FakeBackend::new();
@@ -77,6 +81,7 @@
 //! ```
 
 mod backend;
+#[cfg(any(test, feature = "testing"))]
 pub mod fake;
 mod monitor;
 

@@ -31,7 +31,10 @@ use crate::decode_monitor_event;
 ///
 /// # Example
 ///
-/// ```
+/// Over the scripted fake backend (behind the `testing` feature):
+///
+#[cfg_attr(feature = "testing", doc = "```")]
+#[cfg_attr(not(feature = "testing"), doc = "```ignore")]
 /// use zmqio_core::engine::fake::FakeBackend;
 /// use zmqio_core::engine::{Engine, EngineEvent, MonitorReader, Step};
 /// use zmqio_core::MonitorEvent;

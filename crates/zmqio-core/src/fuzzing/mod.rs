@@ -1,6 +1,6 @@
 //! The checks behind the fuzz targets in `fuzz/`, shared with their stable-Rust replay.
 //!
-//! Enabled by the `arbitrary` feature; not part of the supported API. Each target is one
+//! Enabled by the `testing` feature; not part of the supported API. Each target is one
 //! function taking the fuzzer's raw bytes and panicking when an invariant breaks:
 //!
 //! - [`engine_ops`]: an [`EngineCase`] (socket kind and [`Op`] sequence) applied to an

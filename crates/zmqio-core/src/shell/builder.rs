@@ -2,7 +2,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use crate::engine::{Engine, ZmqBackend};
 use crate::runtime::Runtime;
@@ -58,15 +58,17 @@ impl<T: Into<String> + Clone> IntoEndpoints for &[T] {
 }
 
 /// The process-wide context used when no [`context`](ConnectionBuilder::context) is given.
-/// It is never terminated, so closing a socket never blocks on `LINGER`.
+///
+/// zmqio never terminates it on its own, so closing a socket never blocks on `LINGER`; a
+/// program ends it with [`shutdown`](crate::shutdown), which waits until what was written
+/// is sent. After a shutdown, the next call makes a fresh context.
 ///
 /// ```
 /// let ctx = zmqio_core::default_context();
 /// let sock = ctx.socket(zmq::PAIR).unwrap();
 /// ```
 pub fn default_context() -> zmq::Context {
-    static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
-    CONTEXT.get_or_init(zmq::Context::new).clone()
+    shell::shutdown::process_context().0
 }
 
 /// What both builders collect: the socket to make or wrap, and where to bind and connect.
@@ -113,7 +115,10 @@ impl SocketSpec {
                     let socket = ctx.socket(socket_type)?;
                     ZmqBackend::with_context(socket, Some(ctx))
                 }
-                None => ZmqBackend::with_context(default_context().socket(socket_type)?, None),
+                None => {
+                    let (ctx, generation) = shell::shutdown::process_context();
+                    ZmqBackend::in_process_context(ctx.socket(socket_type)?, generation)
+                }
             },
         };
         let mut engine = Engine::new(backend, socket_type);
@@ -141,13 +146,17 @@ impl std::fmt::Debug for SocketSpec {
 /// connect, and which socket and context to use. Both keep them in a `spec: SocketSpec`.
 macro_rules! socket_spec_methods {
     () => {
-        /// Adds endpoints to bind (before any connect).
+        /// Adds endpoints to bind (before any connect). An IPv6 literal host
+        /// (`tcp://[::1]:*`) sets `ZMQ_IPV6` on the socket first, as
+        /// [`ZmqTransport::bind`](crate::ZmqTransport::bind) does.
         pub fn bind(mut self, endpoints: impl IntoEndpoints) -> Self {
             self.spec.binds.extend(endpoints.into_endpoints());
             self
         }
 
-        /// Adds endpoints to connect (after the binds).
+        /// Adds endpoints to connect (after the binds). An IPv6 literal host sets
+        /// `ZMQ_IPV6` on the socket first, as
+        /// [`ZmqTransport::connect`](crate::ZmqTransport::connect) does.
         pub fn connect(mut self, endpoints: impl IntoEndpoints) -> Self {
             self.spec.connects.extend(endpoints.into_endpoints());
             self

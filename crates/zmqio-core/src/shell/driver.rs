@@ -43,7 +43,7 @@ use std::time::Duration;
 use futures::task::AtomicWaker;
 
 use crate::engine::{Backend, Engine, EngineEvent, Step, ZmqBackend};
-use crate::runtime::{Readiness, Runtime, ZmqFd};
+use crate::runtime::{Readiness, Runtime};
 use crate::shell::monitor::MonitorSlot;
 use crate::{Error, Result, ZmqProtocol, ZmqTransport};
 
@@ -345,7 +345,7 @@ pub(crate) fn start<P: ZmqProtocol>(
         Some(Some(socket)) => socket.get_fd()?,
         _ => return Err(Error::Closed),
     };
-    let readiness = runtime.register(ZmqFd::new(fd))?;
+    let readiness = crate::runtime::register(&**runtime, fd)?;
     let socket_type = engine.socket_type();
     let protocol = Arc::new(Mutex::new(protocol));
     let dyn_protocol: Arc<dyn Dispatch> = protocol.clone();
@@ -365,6 +365,7 @@ pub(crate) fn start<P: ZmqProtocol>(
         protocol: Arc::downgrade(&dyn_protocol),
         runtime: runtime.clone(),
     });
+    crate::shell::shutdown::register(&shared);
     let transport = ZmqTransport::from_shared(shared);
     let made = {
         let mut guard = protocol.lock().unwrap_or_else(|p| p.into_inner());

@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
 
 use crate::engine::{retry, Engine, Lifecycle, MonitorReader, Step, ZmqBackend};
-use crate::runtime::{Readiness, Runtime, ZmqFd};
+use crate::runtime::{Readiness, Runtime};
 use crate::{default_context, Error, MonitorEvent, MonitorEvents, Result, ZmqTransport};
 
 impl ZmqTransport {
@@ -49,7 +49,9 @@ impl ZmqTransport {
     ///   socket wrapped with the builder's `zmq_sock` is assumed to be in
     ///   [`default_context`] unless its context was given with `context()`.
     /// - `Zmq` / `Io` when libzmq cannot make the monitor or the runtime cannot register
-    ///   its descriptor. Nothing is left behind then.
+    ///   its descriptor (for example zmqio-tokio's, awaited on a thread outside any tokio
+    ///   runtime). Nothing is left behind then: libzmq's monitor is stopped, the PAIR
+    ///   closed, and the transport carries on as before.
     ///
     /// # Caveats
     ///
@@ -77,7 +79,8 @@ impl ZmqTransport {
     /// #         self.0.poll_readable(cx)
     /// #     }
     /// # }
-    /// # impl Runtime for ThreadPerTask {
+    /// # // SAFETY: the `Async` only polls the fd and deregisters it, unclosed, when dropped.
+    /// # unsafe impl Runtime for ThreadPerTask {
     /// #     fn register(&self, fd: ZmqFd) -> std::io::Result<Box<dyn Readiness>> {
     /// #         Ok(Box::new(Ready(async_io::Async::new_nonblocking(fd)?)))
     /// #     }
@@ -321,7 +324,7 @@ impl ActiveMonitor {
         let registered = pair
             .get_fd()
             .map_err(Error::from)
-            .and_then(|fd| Ok(runtime.register(ZmqFd::new(fd))?));
+            .and_then(|fd| Ok(crate::runtime::register(runtime, fd)?));
         match registered {
             Ok(readiness) => Ok(Self {
                 readiness,
@@ -395,6 +398,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::runtime::ZmqFd;
     use crate::{ConnectionBuilder, SocketEvent, ZmqProtocol};
 
     /// One thread per task, on async-io's reactor (as in the `runtime` module docs).
@@ -407,7 +411,10 @@ mod tests {
         }
     }
 
-    impl Runtime for ThreadPerTask {
+    // SAFETY: the `ZmqFd` moves into the `Async`, which only polls it for readability and
+    // deregisters it, without closing it, when the `AsyncIoReadiness` is dropped.
+    #[allow(unsafe_code)]
+    unsafe impl Runtime for ThreadPerTask {
         fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
             Ok(Box::new(AsyncIoReadiness(
                 async_io::Async::new_nonblocking(fd)?,
@@ -424,6 +431,59 @@ mod tests {
     }
 
     const WAIT: Duration = Duration::from_secs(20);
+
+    /// [`ThreadPerTask`], except that every registration after the first panics.
+    struct PanicsOnSecondRegister(std::sync::atomic::AtomicUsize);
+
+    // SAFETY: registration is `ThreadPerTask`'s, which upholds the contract; a panicking
+    // call keeps nothing of its `ZmqFd`.
+    #[allow(unsafe_code)]
+    unsafe impl Runtime for PanicsOnSecondRegister {
+        fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
+            if self.0.fetch_add(1, Ordering::SeqCst) > 0 {
+                panic!("no reactor here");
+            }
+            ThreadPerTask.register(fd)
+        }
+        fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
+            ThreadPerTask.spawn(future);
+        }
+        fn sleep(&self, d: Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+            ThreadPerTask.sleep(d)
+        }
+    }
+
+    /// Bug: a `register` that panicked inside `enable_monitor` skipped the cleanup of the
+    /// failed start, leaving libzmq's monitor running with its PAIR closed, so the next
+    /// event (the bind's `Listening`) blocked the thread that caused it for good.
+    #[test]
+    fn a_panicking_register_fails_enable_monitor_and_leaves_no_monitor_behind() {
+        async_io::block_on(async {
+            let rt: Arc<dyn Runtime> = Arc::new(PanicsOnSecondRegister(
+                std::sync::atomic::AtomicUsize::new(0),
+            ));
+            struct Quiet;
+            impl ZmqProtocol for Quiet {}
+            let (t, _) = ConnectionBuilder::new(rt, || Quiet, zmq::PULL)
+                .await
+                .unwrap();
+            match t.enable_monitor(None).await {
+                Err(Error::Io(e)) => assert!(e.to_string().contains("no reactor here"), "{e}"),
+                other => panic!("expected an i/o error, got {other:?}"),
+            }
+            // Bound on another thread, so a stalled libzmq monitor fails the test instead
+            // of hanging it.
+            let (done, done_rx) = mpsc::channel();
+            let t2 = t.clone();
+            thread::spawn(move || {
+                let _ = done.send(futures::executor::block_on(t2.bind("tcp://127.0.0.1:*")));
+            });
+            let bound = done_rx.recv_timeout(WAIT).expect("the bind is stuck");
+            assert!(bound.unwrap().starts_with("tcp://127.0.0.1:"));
+            t.close();
+            assert_eq!(t.wait_closed().await, None);
+        });
+    }
 
     #[test]
     fn the_zmq_mask_never_asks_for_monitor_stopped() {

@@ -216,7 +216,8 @@ impl ZmqTransport {
     /// #         self.0.poll_readable(cx)
     /// #     }
     /// # }
-    /// # impl Runtime for ThreadPerTask {
+    /// # // SAFETY: the `Async` only polls the fd and deregisters it, unclosed, when dropped.
+    /// # unsafe impl Runtime for ThreadPerTask {
     /// #     fn register(&self, fd: ZmqFd) -> std::io::Result<Box<dyn Readiness>> {
     /// #         Ok(Box::new(Ready(async_io::Async::new_nonblocking(fd)?)))
     /// #     }
@@ -379,7 +380,8 @@ impl ZmqTransport {
     /// #         self.0.poll_readable(cx)
     /// #     }
     /// # }
-    /// # impl Runtime for ThreadPerTask {
+    /// # // SAFETY: the `Async` only polls the fd and deregisters it, unclosed, when dropped.
+    /// # unsafe impl Runtime for ThreadPerTask {
     /// #     fn register(&self, fd: ZmqFd) -> std::io::Result<Box<dyn Readiness>> {
     /// #         Ok(Box::new(Ready(async_io::Async::new_nonblocking(fd)?)))
     /// #     }
@@ -472,6 +474,10 @@ impl ZmqTransport {
 
     /// Binds and returns the resolved endpoint (`tcp://127.0.0.1:*` gives the real port).
     ///
+    /// An IPv6 literal host (`tcp://[::1]:*`) works as given: zmqio sets `ZMQ_IPV6` on the
+    /// socket first (libzmq ignores IPv6 addresses without it); other endpoints leave that
+    /// option as it is.
+    ///
     /// ```
     /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
     /// let ep = t.bind("tcp://127.0.0.1:*").await?;
@@ -500,6 +506,8 @@ impl ZmqTransport {
 
     /// Connects and returns the endpoint as given. A tcp host must be an IP literal
     /// (`InvalidArgument` otherwise): resolve names with the adapter's `resolve_endpoint`.
+    /// An IPv6 literal (`tcp://[::1]:5555`, as `resolve_endpoint` may return) works as
+    /// given: zmqio sets `ZMQ_IPV6` on the socket first, as for [`bind`](Self::bind).
     ///
     /// ```
     /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {

@@ -146,6 +146,35 @@ pub fn format_tcp_endpoint(addr: SocketAddr) -> String {
     format!("{TCP_PREFIX}{addr}")
 }
 
+/// Whether a bind or connect endpoint names an IPv6 literal host: a `tcp://` endpoint whose
+/// destination, or source address (`tcp://<source>;<destination>`), is an IPv6 address, in
+/// brackets (`tcp://[::1]:5555`, `tcp://[fe80::1%eth0]:*`, `tcp://[::]:*`) or not
+/// (`tcp://::1:5555`). libzmq uses such an address only on a socket with `ZMQ_IPV6` set;
+/// without it a bind fails and a connect never connects, so zmqio sets the option first.
+///
+/// Host names, IPv4 literals (bracketed too), interface names and `*` are not IPv6
+/// literals; neither are other transports.
+pub(crate) fn has_ipv6_literal(endpoint: &str) -> bool {
+    let Some(address) = endpoint.strip_prefix(TCP_PREFIX) else {
+        return false;
+    };
+    address.split(';').any(|part| {
+        let host = match part.strip_prefix('[') {
+            Some(rest) => rest.split_once(']').map_or(rest, |(host, _port)| host),
+            // A bare address without a port (a source may have none), else host:port.
+            None if is_ipv6(part) => part,
+            None => part.rsplit_once(':').map_or(part, |(host, _port)| host),
+        };
+        is_ipv6(host)
+    })
+}
+
+/// Whether `host` (no brackets) is an IPv6 address, with an optional `%zone` suffix.
+fn is_ipv6(host: &str) -> bool {
+    let addr = host.rsplit_once('%').map_or(host, |(addr, _zone)| addr);
+    addr.parse::<std::net::Ipv6Addr>().is_ok()
+}
+
 /// The host without surrounding brackets; `None` when it opens a bracket it does not
 /// close (e.g. the host part of `[::1]` without a port, split at its last colon).
 fn unbracket(host: &str) -> Option<&str> {
@@ -446,6 +475,64 @@ mod tests {
             assert_rejected(endpoint);
             assert!(tcp_host_to_resolve(endpoint).is_some(), "{endpoint}");
         }
+    }
+
+    #[test]
+    fn ipv6_literals_are_recognised() {
+        for endpoint in [
+            "tcp://[::1]:5555",
+            "tcp://[::1]:*",
+            "tcp://[::]:*",
+            "tcp://[fe80::1%eth0]:5555",
+            "tcp://[fe80::1%2]:80",
+            "tcp://[::ffff:127.0.0.1]:5555",
+            "tcp://::1:5555",
+            "tcp://eth0;[::1]:5555",
+            "tcp://[::1]:0;127.0.0.1:5555",
+            "tcp://::1;127.0.0.1:5555",
+            "tcp://[::1]",
+        ] {
+            assert!(has_ipv6_literal(endpoint), "{endpoint}");
+        }
+        for endpoint in [
+            "tcp://127.0.0.1:5555",
+            "tcp://127.0.0.1:*",
+            "tcp://[127.0.0.1]:5555",
+            "tcp://*:*",
+            "tcp://localhost:5555",
+            "tcp://[localhost]:5555",
+            "tcp://eth0:*",
+            "tcp://eth0;192.168.1.1:5555",
+            "tcp://",
+            "tcp://[",
+            "inproc://[::1]:5555",
+            "ipc:///tmp/[::1]",
+            "udp://[::1]:5555",
+            "TCP://[::1]:5555",
+            "",
+        ] {
+            assert!(!has_ipv6_literal(endpoint), "{endpoint}");
+        }
+        // What resolve_endpoint builds from an IPv6 address is recognised.
+        let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, 5555));
+        assert!(has_ipv6_literal(&format_tcp_endpoint(v6)));
+        let v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, 5555));
+        assert!(!has_ipv6_literal(&format_tcp_endpoint(v4)));
+    }
+
+    #[test]
+    fn a_resolved_ipv6_address_gives_a_bracketed_endpoint() {
+        let v6 = SocketAddr::from((Ipv6Addr::LOCALHOST, 5555));
+        assert_eq!(
+            resolved_endpoint("tcp://ip6-host:5555", [v6]).unwrap(),
+            "tcp://[::1]:5555"
+        );
+        // IPv4 first when the resolver gives both.
+        let v4 = SocketAddr::from((Ipv4Addr::LOCALHOST, 5555));
+        assert_eq!(
+            resolved_endpoint("tcp://both:5555", [v6, v4]).unwrap(),
+            "tcp://127.0.0.1:5555"
+        );
     }
 
     #[test]

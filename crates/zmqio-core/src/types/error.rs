@@ -43,6 +43,10 @@ pub enum Error {
     /// The runtime or the OS failed: registering the socket's descriptor with the reactor,
     /// or resolving a host name in `resolve_endpoint`.
     Io(Arc<io::Error>),
+    /// A bounded wait ended before what it waited for: [`shutdown`](crate::shutdown) or
+    /// [`shutdown_context`](crate::shutdown_context) ran out of time. The message says what
+    /// was still pending. No errno; converts to an `io::Error` of kind `TimedOut`.
+    TimedOut(String),
 }
 
 impl PartialEq for Error {
@@ -52,7 +56,8 @@ impl PartialEq for Error {
             (Self::InvalidArgument(a), Self::InvalidArgument(b))
             | (Self::NotSupported(a), Self::NotSupported(b))
             | (Self::InvalidState(a), Self::InvalidState(b))
-            | (Self::CallbackPanicked(a), Self::CallbackPanicked(b)) => a == b,
+            | (Self::CallbackPanicked(a), Self::CallbackPanicked(b))
+            | (Self::TimedOut(a), Self::TimedOut(b)) => a == b,
             (Self::Closed, Self::Closed) => true,
             (Self::Io(a), Self::Io(b)) => {
                 a.kind() == b.kind() && a.raw_os_error() == b.raw_os_error()
@@ -103,6 +108,7 @@ impl fmt::Display for Error {
             Self::Closed => f.write_str("transport is closed"),
             Self::CallbackPanicked(m) => write!(f, "protocol callback panicked: {m}"),
             Self::Io(e) => write!(f, "i/o error: {e}"),
+            Self::TimedOut(m) => write!(f, "timed out: {m}"),
         }
     }
 }
@@ -140,6 +146,7 @@ impl From<Error> for io::Error {
             Error::InvalidArgument(_) => Self::new(ErrorKind::InvalidInput, e),
             Error::NotSupported(_) => Self::new(ErrorKind::Unsupported, e),
             Error::Closed => Self::new(ErrorKind::NotConnected, e),
+            Error::TimedOut(_) => Self::new(ErrorKind::TimedOut, e),
             _ => Self::other(e),
         }
     }
@@ -161,6 +168,11 @@ mod tests {
             assert_eq!(io.raw_os_error(), Some(z.to_raw()));
         }
         let io = io::Error::from(Error::Closed);
+        assert_eq!(io.raw_os_error(), None);
+        let timed_out = Error::TimedOut("1 transport still closing".into());
+        assert_eq!(timed_out.errno(), None);
+        let io = io::Error::from(timed_out);
+        assert_eq!(io.kind(), io::ErrorKind::TimedOut);
         assert_eq!(io.raw_os_error(), None);
     }
 
