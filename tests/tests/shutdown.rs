@@ -439,16 +439,34 @@ fn on_tokio<F: Future>(fut: F) -> F::Output {
         .block_on(fut)
 }
 
+/// How `close_with_pending` hands the user's context to zmqio.
+#[derive(Clone, Copy)]
+enum Handover {
+    /// `.context(ctx)`: zmqio makes the socket and holds a context handle of its own, which it
+    /// releases on a thread of its own some time after the close.
+    Context,
+    /// `.zmq_sock(socket)`: the caller makes the socket; zmqio holds no context handle besides
+    /// the socket's own, which is gone once `wait_closed` returned (the socket is closed).
+    Socket,
+}
+
 /// Closes a PUSH made in the user's `ctx`, with `messages` pending for the absent peer at
 /// `endpoint` and the given LINGER (`None`: libzmq's default).
-fn close_with_pending(ctx: &zmq::Context, endpoint: &str, linger: Option<i32>, messages: usize) {
+fn close_with_pending(
+    ctx: &zmq::Context,
+    endpoint: &str,
+    linger: Option<i32>,
+    messages: usize,
+    handover: Handover,
+) {
     let (ctx, endpoint) = (ctx.clone(), endpoint.to_owned());
     on_tokio(async move {
-        let push = zmqio_tokio::create_zmq_stream(zmq::PUSH)
-            .context(ctx)
-            .connect(endpoint)
-            .await
-            .unwrap();
+        let builder = zmqio_tokio::create_zmq_stream(zmq::PUSH);
+        let builder = match handover {
+            Handover::Context => builder.context(ctx),
+            Handover::Socket => builder.zmq_sock(ctx.socket(zmq::PUSH).unwrap()),
+        };
+        let push = builder.connect(endpoint).await.unwrap();
         assert_eq!(
             push.transport()
                 .getsockopt(zmqio_tokio::opt::Linger)
@@ -480,7 +498,7 @@ fn close_with_pending(ctx: &zmq::Context, endpoint: &str, linger: Option<i32>, m
 fn user_context_term_waits_for_pending_messages() {
     let ctx = zmq::Context::new();
     let endpoint = unused_tcp_endpoint();
-    close_with_pending(&ctx, &endpoint, None, 3);
+    close_with_pending(&ctx, &endpoint, None, 3, Handover::Context);
     let (tx, rx) = mpsc::channel();
     let term = thread::spawn(move || {
         drop(ctx); // possibly the last reference: zmq_ctx_term
@@ -497,11 +515,22 @@ fn user_context_term_waits_for_pending_messages() {
 }
 
 /// With LINGER 0, the same termination returns at once and the pending messages are dropped.
+///
+/// The drop timed here must be the one that terminates the context: the socket is handed
+/// over with `zmq_sock`, so zmqio's only context handle is the socket's own, which is gone
+/// once `wait_closed` returned; the test's `ctx` is then the last handle. (With
+/// `.context(ctx)`, zmqio's own handle is released on a thread of its own, which may run
+/// after the test's drop and then be the one that blocks, unseen.)
 #[test]
 fn user_context_term_with_linger_zero_returns_at_once() {
     let ctx = zmq::Context::new();
     let endpoint = unused_tcp_endpoint();
-    close_with_pending(&ctx, &endpoint, Some(0), 3);
+    close_with_pending(&ctx, &endpoint, Some(0), 3, Handover::Socket);
     let outcome = finishes_within(Duration::from_secs(5), move || drop(ctx));
-    assert!(outcome.is_ok(), "zmq_ctx_term blocked despite LINGER 0");
+    if let Err(still_running) = outcome {
+        // Unblock the stuck thread before failing: give libzmq its peer.
+        late_pull(&endpoint, 3);
+        let _ = still_running.recv_timeout(DEADLINE);
+        panic!("zmq_ctx_term blocked despite LINGER 0");
+    }
 }
