@@ -314,7 +314,8 @@ impl ZmqProtocol for SelfCaller {
 }
 
 /// A [`Runtime`](zmqio_core::runtime::Runtime) that counts what zmqio asks of the runtime it
-/// wraps: every poll of a driver task and every readiness poll of a `ZMQ_FD`. Build
+/// wraps: every poll of a driver task, every readiness poll of a `ZMQ_FD`, and the
+/// registrations alive. Build
 /// transports on it with `ConnectionBuilder::new` / `StreamBuilder::new` to prove, by a count
 /// rather than a clock, that a driver sleeps when it should (idle, blocked) instead of
 /// spinning.
@@ -334,6 +335,8 @@ pub mod counting {
     pub struct Counts {
         driver_polls: AtomicU64,
         readiness_polls: AtomicU64,
+        registrations: AtomicU64,
+        deregistrations: AtomicU64,
     }
 
     impl Counts {
@@ -345,6 +348,13 @@ pub mod counting {
         /// Calls of `poll_read_ready` on `ZMQ_FD` registrations so far.
         pub fn readiness_polls(&self) -> u64 {
             self.readiness_polls.load(Ordering::SeqCst)
+        }
+
+        /// Descriptors registered and not deregistered yet: a socket's `ZMQ_FD` and its
+        /// monitor PAIR's, each from `register` until zmqio drops the registration (which it
+        /// does right before it closes that socket).
+        pub fn live_registrations(&self) -> u64 {
+            self.registrations.load(Ordering::SeqCst) - self.deregistrations.load(Ordering::SeqCst)
         }
     }
 
@@ -371,6 +381,12 @@ pub mod counting {
         counts: Arc<Counts>,
     }
 
+    impl Drop for CountingReadiness {
+        fn drop(&mut self) {
+            self.counts.deregistrations.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
     impl Readiness for CountingReadiness {
         fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
             self.counts.readiness_polls.fetch_add(1, Ordering::SeqCst);
@@ -393,8 +409,10 @@ pub mod counting {
 
     impl Runtime for CountingRuntime {
         fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
+            let inner = self.inner.register(fd)?;
+            self.counts.registrations.fetch_add(1, Ordering::SeqCst);
             Ok(Box::new(CountingReadiness {
-                inner: self.inner.register(fd)?,
+                inner,
                 counts: self.counts.clone(),
             }))
         }
