@@ -17,6 +17,7 @@ macro_rules! scenario {
 }
 
 mod endpoints;
+mod idle;
 mod monitor;
 mod reliability;
 mod stream;
