@@ -26,7 +26,9 @@ use crate::{Error, Multipart, Result};
 /// # Example
 ///
 /// ```
-/// # async fn example(transport: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+/// # mod doc { include!("doctest_support.rs"); }
+/// # doc::run(async {
+/// # let transport = doc::transport(zmq::PUB).await;
 /// use zmqio_core::opt;
 ///
 /// transport.setsockopt(opt::Linger, 0)?;
@@ -36,8 +38,8 @@ use crate::{Error, Multipart, Result};
 /// transport.drain().await?;
 /// transport.close();
 /// assert_eq!(transport.wait_closed().await, None);
-/// # Ok(())
-/// # }
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
 /// ```
 #[derive(Clone)]
 pub struct ZmqTransport {
@@ -56,9 +58,12 @@ impl ZmqTransport {
     /// The socket's type.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::SUB).await;
     /// if t.socket_type() == zmq::SUB { /* ... */ }
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn socket_type(&self) -> zmq::SocketType {
         self.shared.socket_type()
@@ -75,9 +80,12 @@ impl ZmqTransport {
     /// the driver is woken afterwards so no readiness edge is lost.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let hwm = t.with_zmq_socket(|s| s.get_sndhwm())??;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn with_zmq_socket<R>(&self, f: impl FnOnce(&zmq::Socket) -> R) -> Result<R> {
         let r = {
@@ -94,10 +102,13 @@ impl ZmqTransport {
     /// Reads a socket option; see [`opt`](crate::opt).
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// use zmqio_core::opt;
     /// let linger: i32 = t.getsockopt(opt::Linger)?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn getsockopt<O: GetSocketOpt>(&self, option: O) -> Result<O::Value> {
         self.with_zmq_socket(|s| option.get(s))?
@@ -107,10 +118,13 @@ impl ZmqTransport {
     /// `opt::Unsubscribe` keeps [`subscriptions`](Self::subscriptions) in sync.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// use zmqio_core::opt;
     /// t.setsockopt(opt::SndHwm, 10_000)?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn setsockopt<O: SetSocketOpt>(&self, option: O, value: O::Value) -> Result<()> {
         let change = match O::KIND {
@@ -136,10 +150,13 @@ impl ZmqTransport {
     /// ends the transport.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.write(["identity", "", "body"])?;          // three frames
     /// t.write(bytes::Bytes::from_static(b"one"))?; // one frame
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn write(&self, msg: impl Into<Multipart>) -> Result<()> {
         let (result, has_events, driver_has_work) = {
@@ -166,11 +183,14 @@ impl ZmqTransport {
     /// `connection_lost(None)`, then the socket is closed. Idempotent.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.close();
     /// assert!(t.is_closing());
     /// t.wait_closed().await;
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn close(&self) {
         self.shared.lock().engine.close();
@@ -181,9 +201,12 @@ impl ZmqTransport {
     /// Never calls `resume_writing`. Idempotent.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.abort();
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn abort(&self) {
         self.shared.lock().engine.abort();
@@ -193,9 +216,12 @@ impl ZmqTransport {
     /// Whether `close()` or `abort()` was called or the transport was lost.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// if !t.is_closing() { let _ = t.write(["ping"]); }
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn is_closing(&self) -> bool {
         self.shared.lock().engine.lifecycle() != Lifecycle::Open
@@ -204,9 +230,12 @@ impl ZmqTransport {
     /// The write watermarks as `(low, high)`.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// assert_eq!(t.get_write_buffer_limits(), (16384, 65536)); // the defaults
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
         self.shared.lock().engine.write_limits()
@@ -217,11 +246,14 @@ impl ZmqTransport {
     /// `resume_writing`).
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.set_write_buffer_limits(Some(1 << 20), None)?;
     /// assert_eq!(t.get_write_buffer_limits(), (1 << 18, 1 << 20));
     /// assert!(t.set_write_buffer_limits(Some(1), Some(2)).is_err());
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         let (result, has_events) = {
@@ -238,9 +270,12 @@ impl ZmqTransport {
     /// Bytes waiting in the write queue.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let queued = t.get_write_buffer_size();
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn get_write_buffer_size(&self) -> usize {
         self.shared.lock().engine.queued_bytes()
@@ -250,11 +285,14 @@ impl ZmqTransport {
     /// closing.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.pause_reading()?;
     /// assert!(t.pause_reading().is_err());
     /// t.resume_reading()?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn pause_reading(&self) -> Result<()> {
         self.shared.lock().engine.pause_reading()
@@ -264,9 +302,12 @@ impl ZmqTransport {
     /// read-side backpressure).
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// assert!(!t.is_reading_paused());
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn is_reading_paused(&self) -> bool {
         self.shared.lock().engine.is_reading_paused()
@@ -276,10 +317,13 @@ impl ZmqTransport {
     /// needed). `InvalidState` if not paused; a no-op once closing.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.pause_reading()?;
     /// t.resume_reading()?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn resume_reading(&self) -> Result<()> {
         let r = self.shared.lock().engine.resume_reading();
@@ -290,10 +334,13 @@ impl ZmqTransport {
     /// Binds and returns the resolved endpoint (`tcp://127.0.0.1:*` gives the real port).
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let ep = t.bind("tcp://127.0.0.1:*").await?;
     /// assert!(!ep.ends_with('*'));
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn bind(&self, endpoint: &str) -> Result<String> {
         let r = self.shared.lock().engine.bind(endpoint);
@@ -304,10 +351,13 @@ impl ZmqTransport {
     /// Unbinds an endpoint bound before (use the resolved form). `ENOENT` for an unknown one.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let ep = t.bind("tcp://127.0.0.1:*").await?;
     /// t.unbind(&ep).await?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn unbind(&self, endpoint: &str) -> Result<()> {
         let r = self.shared.lock().engine.unbind(endpoint);
@@ -319,10 +369,13 @@ impl ZmqTransport {
     /// (`InvalidArgument` otherwise): resolve names with the adapter's `resolve_endpoint`.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.connect("tcp://127.0.0.1:5555").await?;
     /// assert!(t.connect("tcp://localhost:5555").await.is_err());
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn connect(&self, endpoint: &str) -> Result<String> {
         let r = self.shared.lock().engine.connect(endpoint);
@@ -333,9 +386,13 @@ impl ZmqTransport {
     /// Disconnects a connected endpoint. `ENOENT` for an unknown one.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
+    /// # t.connect("tcp://127.0.0.1:5555").await?;
     /// t.disconnect("tcp://127.0.0.1:5555").await?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn disconnect(&self, endpoint: &str) -> Result<()> {
         let r = self.shared.lock().engine.disconnect(endpoint);
@@ -346,9 +403,12 @@ impl ZmqTransport {
     /// The endpoints bound through this transport, resolved.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// for ep in t.bindings() { println!("bound to {ep}"); }
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn bindings(&self) -> BTreeSet<String> {
         self.shared.lock().engine.bindings().clone()
@@ -357,9 +417,12 @@ impl ZmqTransport {
     /// The endpoints connected through this transport, as given.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let n = t.connections().len();
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn connections(&self) -> BTreeSet<String> {
         self.shared.lock().engine.connections().clone()
@@ -369,11 +432,14 @@ impl ZmqTransport {
     /// to the same value is one subscription.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::SUB).await;
     /// t.subscribe(b"weather.")?;
     /// t.subscribe("weather.")?; // no change
     /// assert_eq!(t.subscriptions()?.len(), 1);
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn subscribe(&self, value: impl AsRef<[u8]>) -> Result<()> {
         let r = self.shared.lock().engine.subscribe(value.as_ref());
@@ -384,9 +450,12 @@ impl ZmqTransport {
     /// Removes a subscription (`NotSupported` on non-SUB sockets); an unknown value is fine.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::SUB).await;
     /// t.unsubscribe(b"weather.")?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn unsubscribe(&self, value: impl AsRef<[u8]>) -> Result<()> {
         let r = self.shared.lock().engine.unsubscribe(value.as_ref());
@@ -397,9 +466,12 @@ impl ZmqTransport {
     /// The current subscriptions (`NotSupported` on non-SUB sockets).
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::SUB).await;
     /// let subs = t.subscriptions()?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn subscriptions(&self) -> Result<BTreeSet<Bytes>> {
         self.shared.lock().engine.subscriptions().cloned()
@@ -411,12 +483,15 @@ impl ZmqTransport {
     /// first, or `Err(Closed)` if it is closing or closed.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// for i in 0..1000u32 {
     ///     t.write([i.to_be_bytes().to_vec()])?;
     /// }
     /// t.drain().await?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn drain(&self) -> Result<()> {
         poll_fn(|cx| self.poll_queue_at_most(cx, QueueBound::Low)).await
@@ -450,10 +525,13 @@ impl ZmqTransport {
     /// argument `connection_lost` got.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.close();
     /// assert!(t.wait_closed().await.is_none());
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn wait_closed(&self) -> Option<Error> {
         poll_fn(|cx| self.poll_closed(cx)).await
