@@ -12,12 +12,17 @@ timeout, and an alarm ends the whole run.
 Roles (this peer's socket; the zmqio socket in brackets):
   req     REQ sends the script, checks each echoed reply          [REP echoes]
   rep     REP checks each request, echoes it                      [REQ sends, checks replies]
-  dealer  DEALER sends the script, checks each echo               [ROUTER echoes]
-  router  ROUTER checks each request, echoes it to its sender     [DEALER sends, checks]
+  dealer  DEALER sends the script, checks each echo; then sends a burst of BURST messages
+          at once and checks the echoes                           [ROUTER echoes]
+  router  ROUTER checks each request, echoes it to its sender; the same for the burst
+                                                                  [DEALER sends, checks]
   push    PUSH sends the script                                   [PULL checks]
   pull    PULL checks the script                                  [PUSH sends]
   pub     PUB sends "sync" until told READY on stdin, then the script   [SUB checks]
   sub     SUB waits for "sync", says READY on stdout, checks the script [PUB sends]
+
+Every role that receives expects silence once its last expected message arrived: anything
+more within QUIET_MS is a failure (an extra or duplicated message).
 """
 
 import select
@@ -29,6 +34,8 @@ import zmq
 TIMEOUT_MS = 20_000
 ALARM_S = 60
 BIG_LEN = 10 * 1024 * 1024
+BURST = 1000
+QUIET_MS = 300
 
 
 def script():
@@ -43,6 +50,12 @@ def script():
         [b"big", big],
         [b"bye"],
     ]
+
+
+def burst():
+    """The burst DEALER/ROUTER exchange after the script (mirrored in tests/tests/interop.rs):
+    message i is [b"burst", the decimal i, i % 50 bytes of value i % 256]."""
+    return [[b"burst", b"%d" % i, bytes([i % 256]) * (i % 50)] for i in range(BURST)]
 
 
 def describe(msg):
@@ -60,6 +73,12 @@ def fail(why):
 def expect(got, want, what):
     if got != want:
         fail("%s: expected %s, got %s" % (what, describe(want), describe(got)))
+
+
+def expect_silence(sock, what):
+    """Fails if anything more arrives within QUIET_MS."""
+    if sock.poll(QUIET_MS, zmq.POLLIN):
+        fail("%s: unexpected extra message %s" % (what, describe(sock.recv_multipart())))
 
 
 def main():
@@ -83,6 +102,9 @@ def main():
     sock.linger = TIMEOUT_MS
     if role == "sub":
         sock.setsockopt(zmq.SUBSCRIBE, b"")
+    if role == "router":
+        # A ROUTER drops a message for a full peer unless told to wait (the burst can fill it).
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
     sock.connect(endpoint)
 
     msgs = script()
@@ -91,22 +113,31 @@ def main():
             for i, msg in enumerate(msgs):
                 sock.send_multipart(msg)
                 expect(sock.recv_multipart(), msg, "reply %d" % i)
+            if role == "dealer":
+                for msg in burst():
+                    sock.send_multipart(msg)
+                for i, msg in enumerate(burst()):
+                    expect(sock.recv_multipart(), msg, "burst reply %d" % i)
+            expect_silence(sock, "after the last reply")
         elif role == "rep":
             for i, msg in enumerate(msgs):
                 got = sock.recv_multipart()
                 expect(got, msg, "request %d" % i)
                 sock.send_multipart(got)
+            expect_silence(sock, "after the last request")
         elif role == "router":
-            for i, msg in enumerate(msgs):
+            for i, msg in enumerate(msgs + burst()):
                 got = sock.recv_multipart()
                 expect(got[1:], msg, "request %d" % i)
                 sock.send_multipart(got)
+            expect_silence(sock, "after the last request")
         elif role == "push":
             for msg in msgs:
                 sock.send_multipart(msg)
         elif role == "pull":
             for i, msg in enumerate(msgs):
                 expect(sock.recv_multipart(), msg, "message %d" % i)
+            expect_silence(sock, "after the last message")
         elif role == "pub":
             # Publish "sync" until the subscriber says (on stdin) that it got one.
             while True:
@@ -129,6 +160,7 @@ def main():
                 if i > 0:
                     got = sock.recv_multipart()
                 expect(got, msg, "message %d" % i)
+            expect_silence(sock, "after the last message")
     except zmq.Again:
         fail("%s: timed out after %d ms" % (role, TIMEOUT_MS))
     except zmq.ZMQError as e:

@@ -1,7 +1,8 @@
 //! The scenario suite, written once and compiled once per runtime (see `tests/*.rs`).
 //!
 //! Each file in `tests/` aliases its adapter crate as `crate::zmqio` and provides `crate::rt`
-//! with `run` (block on a future under the watchdog), `sleep` and `spawn`.
+//! with `run` (block on a future under the watchdog), `sleep`, `spawn` and `runtime` (the
+//! adapter's `Runtime`, for `ConnectionBuilder::new` / `StreamBuilder::new`).
 
 /// Declares a scenario: a `#[test]` that runs the async body on this file's runtime under the
 /// watchdog.
@@ -18,6 +19,7 @@ macro_rules! scenario {
 mod delivery;
 mod end_of_program;
 mod endpoints;
+mod idle;
 mod ipv6;
 mod monitor;
 mod reliability;

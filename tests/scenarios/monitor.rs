@@ -225,10 +225,22 @@ scenario! {
 }
 
 scenario! {
+    /// Closing a monitored transport stops its monitor: the monitor PAIR's descriptor is
+    /// deregistered (and the PAIR closed right after) by the time `wait_closed` returns, even
+    /// though a handle to the transport is still alive. Counted on a counting wrapper of this
+    /// runtime: two live registrations (the socket's and the PAIR's) while monitored, none
+    /// once closed.
     async fn close_with_a_monitor_ends_it() {
         let (router, _router_ev) = recorded(zmq::ROUTER, Some("tcp://127.0.0.1:*")).await;
-        let (dealer, mut ev) = recorded(zmq::DEALER, None).await;
+        let (counting, counts) = zmqio_tests::counting::CountingRuntime::wrap(crate::rt::runtime());
+        let (p, mut ev) = Recorder::new();
+        let (dealer, _) = zmqio::ConnectionBuilder::new(counting, move || p, zmq::DEALER)
+            .await
+            .unwrap();
+        assert_eq!(ev.next().await, Ev::Made);
+        assert_eq!(counts.live_registrations(), 1, "the socket's ZMQ_FD");
         dealer.enable_monitor(None).await.unwrap();
+        assert_eq!(counts.live_registrations(), 2, "the socket's and the monitor PAIR's");
         dealer.connect(&endpoint_of(&router)).await.unwrap();
         wait_for(&mut ev, MonitorEvent::HandshakeSucceeded).await;
 
@@ -245,6 +257,11 @@ scenario! {
             }
         }
         assert_eq!(dealer.wait_closed().await, None);
+        assert_eq!(
+            counts.live_registrations(),
+            0,
+            "the monitor PAIR outlived the closed transport"
+        );
         assert_eq!(dealer.enable_monitor(None).await, Err(Error::Closed));
         dealer.disable_monitor().await.unwrap();
 

@@ -26,7 +26,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use zmqio_core::{opt, Error, MonitorEvent, Multipart};
 use zmqio_tests::{endpoint_of, Recorder};
 
@@ -417,11 +417,20 @@ scenario! {
 scenario! {
     /// `POLLOUT` on a ROUTER with `RouterMandatory` means that *some* peer has room, not the
     /// one the head of the queue goes to: with that peer full, the send is EAGAIN while
-    /// `POLLOUT` stays set. The driver must wait for the fd rather than retry at once (a
-    /// busy loop that would starve the runtime). zmqio's write queue is FIFO, so a message to
-    /// another peer waits behind the blocked head; everything flows once the peer reads.
+    /// `POLLOUT` stays set, and no fd edge announces that the peer has room again. The driver
+    /// must not retry at once (a busy loop that would starve the runtime): it waits for the fd
+    /// and retries on a back-off timer (1 ms doubling to 64 ms). Counted, not timed: the
+    /// router runs on a counting wrapper of this runtime, and in a 200 ms blocked window its
+    /// driver may be polled about 10 times (the timer's retries, 1+2+4+..+64 ms), never the
+    /// thousands a driver that wakes itself at once would take. zmqio's write queue is FIFO,
+    /// so a message to another peer waits behind the blocked head; everything flows once the
+    /// peer reads.
     async fn router_mandatory_with_a_full_peer_does_not_spin() {
-        let mut router = zmqio::create_zmq_stream(zmq::ROUTER).await.unwrap();
+        /// Driver polls allowed in the blocked window: about 10 come from the back-off timer;
+        /// the rest is room for stray readiness edges of the peers' traffic.
+        const BLOCKED_POLLS_MAX: u64 = 40;
+        let (counting, counts) = zmqio_tests::counting::CountingRuntime::wrap(rt::runtime());
+        let mut router = zmqio::StreamBuilder::new(counting, zmq::ROUTER).await.unwrap();
         router.transport().setsockopt(opt::RouterMandatory, true).unwrap();
         router.transport().setsockopt(opt::SndHwm, 2).unwrap();
         let ep = router.transport().bind(&bind_endpoint("inproc")).await.unwrap();
@@ -435,6 +444,7 @@ scenario! {
             assert_eq!(&router.read().await.unwrap()[0][..], id.as_bytes());
             peers.push(d);
         }
+        assert!(counts.driver_polls() > 0, "the router's driver runs on the counting runtime");
         let (mut slow, mut fast) = (peers.remove(0), peers.remove(0));
         slow.transport().pause_reading().unwrap();
         for i in 0..100u32 {
@@ -442,11 +452,21 @@ scenario! {
         }
         router.write(["fast", "behind the slow ones"]).unwrap();
         assert!(router.transport().get_write_buffer_size() > 0);
-        // The runtime stays responsive: timers fire, other tasks run.
-        for _ in 0..5 {
+        // POLLOUT stays set (the fast peer has room) while the head of the queue is stuck.
+        assert!(router.transport().getsockopt(opt::Events).unwrap().contains(zmq::POLLOUT));
+        // The runtime stays responsive (timers fire, other tasks run) and the blocked driver
+        // is polled only by its back-off timer.
+        let before = counts.driver_polls();
+        for _ in 0..20 {
             rt::sleep(Duration::from_millis(10)).await;
         }
-        assert!(timeout(Duration::from_millis(20), fast.read()).await.is_none(), "FIFO");
+        let blocked_polls = counts.driver_polls() - before;
+        assert!(
+            blocked_polls <= BLOCKED_POLLS_MAX,
+            "the blocked router's driver was polled {blocked_polls} times in 200 ms"
+        );
+        assert!(router.transport().get_write_buffer_size() > 0, "still blocked");
+        assert!(fast.read().now_or_never().is_none(), "FIFO");
         slow.transport().resume_reading().unwrap();
         for i in 0..100 {
             assert_eq!(seq_of(&slow.read().await.unwrap()), i);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use zmqio_core::{Error, Multipart};
 
 use super::timeout;
@@ -136,8 +136,8 @@ scenario! {
             .write_buffer_limits(Some(100), None)
             .await
             .unwrap();
-        // Idle: at once.
-        assert!(timeout(Duration::from_secs(5), push.drain()).await.unwrap().is_ok());
+        // Idle: at once (the first poll).
+        assert!(matches!(push.drain().now_or_never(), Some(Ok(()))));
         // No peer: PUSH can't send, the queue fills past high.
         for _ in 0..10 {
             push.write([vec![0u8; 50]]).unwrap();
@@ -150,6 +150,48 @@ scenario! {
         for _ in 0..10 {
             assert_eq!(pull.read().await.unwrap()[0].len(), 50);
         }
+    }
+}
+
+scenario! {
+    /// The `Sink` is ready while the write queue holds at most the high watermark: over it
+    /// (no peer, so nothing leaves), `poll_ready` is pending; once a peer takes the queue,
+    /// the waiting `poll_ready` is woken and ready.
+    async fn stream_sink_not_ready_over_the_high_watermark_until_a_peer_drains() {
+        let mut push = zmqio::create_zmq_stream(zmq::PUSH)
+            .write_buffer_limits(Some(100), None)
+            .await
+            .unwrap();
+        let ready = |push: &mut zmqio::ZmqStream| {
+            std::future::poll_fn(|cx| push.poll_ready_unpin(cx)).now_or_never()
+        };
+        assert!(matches!(ready(&mut push), Some(Ok(()))), "an empty queue is ready at once");
+        // Under the high watermark the Sink stays ready; over it, it is not.
+        push.feed(Multipart::from([vec![0u8; 50]])).now_or_never().unwrap().unwrap();
+        assert!(matches!(ready(&mut push), Some(Ok(()))), "50 bytes of 100");
+        for _ in 0..2 {
+            push.write([vec![0u8; 50]]).unwrap();
+        }
+        assert!(push.transport().get_write_buffer_size() > 100);
+        assert!(ready(&mut push).is_none(), "over the high watermark, the Sink is not ready");
+        assert!(
+            push.feed(Multipart::from(["more"])).now_or_never().is_none(),
+            "feed waits for readiness"
+        );
+        assert_eq!(push.transport().get_write_buffer_size(), 150, "the refused item was not written");
+        // A peer comes and takes everything: the pending poll_ready is woken.
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL).bind("tcp://127.0.0.1:*").await.unwrap();
+        let (transport, ep) = (push.transport().clone(), bound(&pull));
+        let waiter = std::future::poll_fn(|cx| push.poll_ready_unpin(cx));
+        let (woken, connected) =
+            futures::join!(timeout(Duration::from_secs(10), waiter), transport.connect(&ep));
+        connected.unwrap();
+        assert!(matches!(woken, Some(Ok(()))), "the Sink became ready once the peer drained");
+        for _ in 0..3 {
+            assert_eq!(pull.read().await.unwrap()[0].len(), 50);
+        }
+        push.send(Multipart::from(["after"])).await.unwrap();
+        assert_eq!(&pull.read().await.unwrap()[0][..], b"after");
     }
 }
 
@@ -231,6 +273,52 @@ scenario! {
         let _push = sender.await;
         // The race must actually have been exercised for this test to mean anything.
         assert!(timeouts > 0, "no next() was cancelled");
+    }
+}
+
+scenario! {
+    /// `read_event` is cancel safe: an event is taken from the backlog only by the poll that
+    /// returns it. Reads polled once and dropped (`now_or_never`) and reads cut short by a
+    /// timeout, while monitor events keep arriving (one `Listening` per tcp bind), lose none:
+    /// every bind's event is read, in order.
+    async fn stream_read_event_cancelled_loses_nothing() {
+        const N: usize = 200;
+        let mut s = zmqio::create_zmq_stream(zmq::ROUTER)
+            .events_backlog(None)
+            .await
+            .unwrap();
+        s.transport()
+            .enable_monitor(Some(zmqio::MonitorEvent::Listening.into()))
+            .await
+            .unwrap();
+        let mut bound_eps = Vec::new();
+        let mut read = Vec::new();
+        let mut cancelled = 0u32;
+        for i in 0..N {
+            bound_eps.push(s.transport().bind("tcp://127.0.0.1:*").await.unwrap());
+            // Polled once, then dropped whenever the event is not there yet.
+            match s.read_event().now_or_never() {
+                Some(ev) => read.push(ev.unwrap()),
+                None => cancelled += 1,
+            }
+            if i % 3 == 0 {
+                match timeout(Duration::from_micros(200), s.read_event()).await {
+                    Some(ev) => read.push(ev.unwrap()),
+                    None => cancelled += 1,
+                }
+            }
+        }
+        while read.len() < N {
+            match timeout(Duration::from_secs(10), s.read_event()).await {
+                Some(ev) => read.push(ev.unwrap()),
+                None => panic!("{} of {N} events read; the rest were lost", read.len()),
+            }
+        }
+        let endpoints: Vec<String> = read.into_iter().map(|ev| ev.endpoint).collect();
+        assert_eq!(endpoints, bound_eps);
+        // The race must actually have been exercised for this test to mean anything.
+        assert!(cancelled > 0, "no read_event() was cancelled");
+        assert!(s.read_event().now_or_never().is_none(), "no extra event");
     }
 }
 

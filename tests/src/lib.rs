@@ -312,3 +312,123 @@ impl ZmqProtocol for SelfCaller {
         self.inner.resume_writing();
     }
 }
+
+/// A [`Runtime`](zmqio_core::runtime::Runtime) that counts what zmqio asks of the runtime it
+/// wraps: every poll of a driver task, every readiness poll of a `ZMQ_FD`, and the
+/// registrations alive. Build
+/// transports on it with `ConnectionBuilder::new` / `StreamBuilder::new` to prove, by a count
+/// rather than a clock, that a driver sleeps when it should (idle, blocked) instead of
+/// spinning.
+pub mod counting {
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use zmqio_core::runtime::{Readiness, Runtime, ZmqFd};
+
+    /// What a [`CountingRuntime`] saw, shared with the test.
+    #[derive(Debug, Default)]
+    pub struct Counts {
+        driver_polls: AtomicU64,
+        readiness_polls: AtomicU64,
+        registrations: AtomicU64,
+        deregistrations: AtomicU64,
+    }
+
+    impl Counts {
+        /// Polls of driver tasks so far.
+        pub fn driver_polls(&self) -> u64 {
+            self.driver_polls.load(Ordering::SeqCst)
+        }
+
+        /// Calls of `poll_read_ready` on `ZMQ_FD` registrations so far.
+        pub fn readiness_polls(&self) -> u64 {
+            self.readiness_polls.load(Ordering::SeqCst)
+        }
+
+        /// Descriptors registered and not deregistered yet: a socket's `ZMQ_FD` and its
+        /// monitor PAIR's, each from `register` until zmqio drops the registration (which it
+        /// does right before it closes that socket).
+        pub fn live_registrations(&self) -> u64 {
+            self.registrations.load(Ordering::SeqCst) - self.deregistrations.load(Ordering::SeqCst)
+        }
+    }
+
+    /// `inner`, with counters around the driver tasks and the readiness registrations.
+    pub struct CountingRuntime {
+        inner: Arc<dyn Runtime>,
+        counts: Arc<Counts>,
+    }
+
+    impl CountingRuntime {
+        /// Wraps `inner`; returns the runtime to build transports on and its counters.
+        pub fn wrap(inner: Arc<dyn Runtime>) -> (Arc<dyn Runtime>, Arc<Counts>) {
+            let counts = Arc::new(Counts::default());
+            let rt = Arc::new(Self {
+                inner,
+                counts: counts.clone(),
+            });
+            (rt, counts)
+        }
+    }
+
+    struct CountingReadiness {
+        inner: Box<dyn Readiness>,
+        counts: Arc<Counts>,
+    }
+
+    impl Drop for CountingReadiness {
+        fn drop(&mut self) {
+            self.counts.deregistrations.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Readiness for CountingReadiness {
+        fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.counts.readiness_polls.fetch_add(1, Ordering::SeqCst);
+            self.inner.poll_read_ready(cx)
+        }
+    }
+
+    struct CountingTask {
+        inner: Pin<Box<dyn Future<Output = ()> + Send + 'static>>,
+        counts: Arc<Counts>,
+    }
+
+    impl Future for CountingTask {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            self.counts.driver_polls.fetch_add(1, Ordering::SeqCst);
+            self.inner.as_mut().poll(cx)
+        }
+    }
+
+    // SAFETY: registration is the wrapped runtime's (which upholds the contract); its
+    // `Readiness` is kept only inside the `CountingReadiness`, so it is dropped exactly when
+    // that one is.
+    unsafe impl Runtime for CountingRuntime {
+        fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
+            let inner = self.inner.register(fd)?;
+            self.counts.registrations.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(CountingReadiness {
+                inner,
+                counts: self.counts.clone(),
+            }))
+        }
+
+        fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send + 'static>>) {
+            self.inner.spawn(Box::pin(CountingTask {
+                inner: future,
+                counts: self.counts.clone(),
+            }));
+        }
+
+        fn sleep(&self, duration: Duration) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
+            self.inner.sleep(duration)
+        }
+    }
+}

@@ -13,6 +13,13 @@ mod rt {
         })
     }
 
+    /// The adapter's runtime, for `ConnectionBuilder::new` / `StreamBuilder::new` (e.g.
+    /// wrapped in a counting runtime).
+    #[allow(dead_code)]
+    pub(crate) fn runtime() -> std::sync::Arc<dyn zmqio_core::runtime::Runtime> {
+        std::sync::Arc::new(zmqio_async_std::AsyncStdRuntime)
+    }
+
     #[allow(dead_code)]
     pub(crate) async fn sleep(d: Duration) {
         async_std::task::sleep(d).await;

@@ -1,8 +1,9 @@
 //! Interop: an independent ZeroMQ peer, pyzmq in a separate Python process
 //! (`tests/interop/peer.py`), talks to zmqio sockets over tcp: REQ/REP, PUB/SUB,
 //! DEALER/ROUTER and PUSH/PULL, each in both roles. Both sides exchange the same fixed script
-//! (empty frames, 64 frames in one message, a 10 MB frame) and each checks that exactly what
-//! the other sent arrives, in order.
+//! (empty frames, 64 frames in one message, a 10 MB frame), DEALER/ROUTER also a burst of
+//! 1,000 messages sent at once, and each side checks that exactly what the other sent arrives,
+//! in order, and nothing more: a receiving side expects silence after the last message.
 //!
 //! pyzmq must be importable by `python3` (`pip install pyzmq`; CI installs it). If it is not,
 //! every test here fails saying so: a missing peer is not a pass.
@@ -13,13 +14,18 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::channel::mpsc;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use zmqio_core::Multipart;
 
 /// How long the Python peer may take to finish after the Rust side is done.
 const PEER_EXIT: Duration = Duration::from_secs(30);
 /// Length of the big frame of the script.
 const BIG_LEN: usize = 10 * 1024 * 1024;
+/// Messages in the DEALER/ROUTER burst.
+const BURST: usize = 1000;
+/// How long a receiver listens for an extra message after the last one it expected (once the
+/// peer has exited, so everything it sent is on its way).
+const QUIET: Duration = Duration::from_millis(300);
 
 /// The messages both sides exchange, in order (mirrors `script()` in `peer.py`).
 fn script() -> Vec<Multipart> {
@@ -42,6 +48,20 @@ fn script() -> Vec<Multipart> {
         Multipart::from([b"big".to_vec(), big]),
         Multipart::from(["bye"]),
     ]
+}
+
+/// The burst DEALER/ROUTER exchange after the script, sent all at once (mirrors `burst()` in
+/// `peer.py`): message `i` is `["burst", i in decimal, i % 50 bytes of value i % 256]`.
+fn burst() -> Vec<Multipart> {
+    (0..BURST)
+        .map(|i| {
+            Multipart::from([
+                b"burst".to_vec(),
+                i.to_string().into_bytes(),
+                vec![(i % 256) as u8; i % 50],
+            ])
+        })
+        .collect()
 }
 
 /// A short description of a message (big frames by length only).
@@ -219,6 +239,14 @@ async fn timeout<F: Future>(d: Duration, fut: F) -> Option<F::Output> {
     }
 }
 
+/// Fails if anything more arrives at `s` within [`QUIET`]: an extra or duplicated message.
+async fn expect_silence(s: &mut zmqio_core::ZmqStream, what: &str) {
+    async_io::Timer::after(QUIET).await;
+    if let Some(extra) = s.read().now_or_never() {
+        panic!("{what}: unexpected extra message {extra:?}");
+    }
+}
+
 /// The interop tests on one runtime.
 macro_rules! interop_tests {
     ($module:ident, $zmqio:ident, $block_on:expr) => {
@@ -254,6 +282,7 @@ macro_rules! interop_tests {
                         rep.write(got).unwrap();
                     }
                     peer.finish().await;
+                    expect_silence(&mut rep, "after the last request").await;
                     rep.close();
                 });
             }
@@ -270,28 +299,40 @@ macro_rules! interop_tests {
                         same(&got, &msg, &format!("reply {i}"));
                     }
                     peer.finish().await;
+                    expect_silence(&mut req, "after the last reply").await;
                     req.close();
                 });
             }
 
-            /// pyzmq DEALER -> zmqio ROUTER, which checks each request and echoes it.
+            /// pyzmq DEALER -> zmqio ROUTER (with `RouterMandatory`), which checks each request
+            /// and echoes it: the script one at a time, then the burst, sent by the peer all at
+            /// once.
             #[test]
             fn python_dealer_zmqio_router() {
                 run("python_dealer_zmqio_router", async {
                     let mut router = bound(zmq::ROUTER).await;
+                    // Without it, libzmq's ROUTER silently drops an echo for a peer whose
+                    // pipe is (or looks) full, which a burst can make happen; with it, zmqio
+                    // queues the echo instead.
+                    router
+                        .transport()
+                        .setsockopt(zmqio::opt::RouterMandatory, true)
+                        .unwrap();
                     let mut peer = Peer::spawn("dealer", &endpoint(&router));
-                    for (i, want) in script().iter().enumerate() {
+                    for (i, want) in script().iter().chain(&burst()).enumerate() {
                         let got = peer.watch(router.read()).await.unwrap();
                         let body: Multipart = got.iter().skip(1).cloned().collect();
                         same(&body, want, &format!("request {i}"));
                         router.write(got).unwrap();
                     }
                     peer.finish().await;
+                    expect_silence(&mut router, "after the last request").await;
                     router.close();
                 });
             }
 
-            /// zmqio DEALER -> pyzmq ROUTER, which checks each request and echoes it.
+            /// zmqio DEALER -> pyzmq ROUTER, which checks each request and echoes it: the
+            /// script one at a time, then the burst, written all at once.
             #[test]
             fn zmqio_dealer_python_router() {
                 run("zmqio_dealer_python_router", async {
@@ -302,7 +343,15 @@ macro_rules! interop_tests {
                         let got = peer.watch(dealer.read()).await.unwrap();
                         same(&got, &msg, &format!("reply {i}"));
                     }
+                    for msg in burst() {
+                        dealer.write(msg).unwrap();
+                    }
+                    for (i, want) in burst().iter().enumerate() {
+                        let got = peer.watch(dealer.read()).await.unwrap();
+                        same(&got, want, &format!("burst reply {i}"));
+                    }
                     peer.finish().await;
+                    expect_silence(&mut dealer, "after the last reply").await;
                     dealer.close();
                 });
             }
@@ -318,6 +367,7 @@ macro_rules! interop_tests {
                         same(&got, want, &format!("message {i}"));
                     }
                     peer.finish().await;
+                    expect_silence(&mut pull, "after the last message").await;
                     pull.close();
                 });
             }
@@ -363,6 +413,7 @@ macro_rules! interop_tests {
                         same(&got, want, &format!("message {i}"));
                     }
                     peer.finish().await;
+                    expect_silence(&mut sub, "after the last message").await;
                     sub.close();
                 });
             }

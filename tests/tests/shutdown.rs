@@ -128,14 +128,20 @@ fn late_pull(endpoint: &str, n: usize) -> Vec<Vec<u8>> {
 }
 
 /// Everything a program might leave behind, none of it closed: returns the transports (for
-/// checks after the runtime is gone) and the streams (to be dropped after it).
+/// checks after the runtime is gone), the streams (read and dropped after it) and the
+/// recorded protocols' callbacks (each must end with exactly one `connection_lost(None)`).
+///
+/// Two streams are dropped here, inside the runtime, and must close by themselves: one that
+/// can never finish flushing (it says it is closing) and one that can (it closes for good).
 macro_rules! leave_everything_open {
     ($zmqio:ident) => {{
         use zmqio::{opt, ZmqStream, ZmqTransport};
+        use zmqio_tests::{Events, Recorder};
         use $zmqio as zmqio;
 
         let mut transports: Vec<ZmqTransport> = Vec::new();
         let mut streams: Vec<ZmqStream> = Vec::new();
+        let mut recorded: Vec<(ZmqTransport, Events)> = Vec::new();
 
         // A PUSH with no peer at all: libzmq takes nothing (EAGAIN), so everything waits in
         // zmqio's queue. Dropped at once: it closes and can never finish flushing.
@@ -144,8 +150,34 @@ macro_rules! leave_everything_open {
             push.write([vec![i; 1000]]).unwrap();
         }
         assert!(push.transport().get_write_buffer_size() > 0);
-        transports.push(push.transport().clone());
+        let t = push.transport().clone();
         drop(push);
+        assert!(t.is_closing(), "a dropped stream closes by itself");
+        assert!(matches!(t.write(["late"]), Err(zmqio_core::Error::Closed)));
+        transports.push(t);
+
+        // A PUSH whose peer takes everything: dropped, it closes for good by itself.
+        let ep = crate::unique_inproc("flushed");
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL)
+            .bind(ep.as_str())
+            .await
+            .unwrap();
+        let push = zmqio::create_zmq_stream(zmq::PUSH)
+            .connect(ep)
+            .await
+            .unwrap();
+        push.write(["last words"]).unwrap();
+        let t = push.transport().clone();
+        drop(push);
+        assert_eq!(
+            t.wait_closed().await,
+            None,
+            "a dropped stream closes by itself"
+        );
+        assert_eq!(&pull.read().await.unwrap()[0][..], b"last words");
+        transports.push(t);
+        transports.push(pull.transport().clone());
+        streams.push(pull);
 
         // A PUSH connected to an endpoint nobody listens on: libzmq's pipe is full (SNDHWM 2)
         // and zmqio queues the rest. Kept open.
@@ -187,12 +219,12 @@ macro_rules! leave_everything_open {
         // A transport whose protocol holds a clone of it (a reference cycle), with a bound
         // PUB publishing to a SUB. Never closed; the caller keeps no stream for it.
         let ep = crate::unique_inproc("pub");
-        let (p, _events) = zmqio_tests::Recorder::new();
+        let (p, pub_events) = Recorder::new();
         let (publ, _) = zmqio::create_zmq_connection(move || p, zmq::PUB)
             .bind(ep.as_str())
             .await
             .unwrap();
-        let (p, _events) = zmqio_tests::Recorder::new();
+        let (p, sub_events) = Recorder::new();
         let (sub, _) = zmqio::create_zmq_connection(move || p, zmq::SUB)
             .connect(ep)
             .await
@@ -201,8 +233,24 @@ macro_rules! leave_everything_open {
         for _ in 0..100 {
             publ.write(["news"]).unwrap();
         }
-        transports.push(publ);
-        transports.push(sub);
+        transports.push(publ.clone());
+        transports.push(sub.clone());
+        recorded.push((publ, pub_events));
+        recorded.push((sub, sub_events));
+
+        // A protocol-driven PUSH with messages queued for a peer that never comes.
+        let (p, push_events) = Recorder::new();
+        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
+            .connect(crate::unused_tcp_endpoint())
+            .await
+            .unwrap();
+        push.setsockopt(opt::SndHwm, 2).unwrap();
+        for i in 0..100u8 {
+            push.write([vec![i; 1000]]).unwrap();
+        }
+        assert!(push.get_write_buffer_size() > 0);
+        transports.push(push.clone());
+        recorded.push((push, push_events));
 
         // A REP that got a request and never answered.
         let ep = crate::unique_inproc("rep");
@@ -220,8 +268,40 @@ macro_rules! leave_everything_open {
         streams.push(rep);
         streams.push(req);
 
-        (transports, streams)
+        (transports, streams, recorded)
     }};
+}
+
+/// Checks, once every transport is finished, that each recorded protocol got exactly one
+/// `connection_lost`, with `None`, as its last callback, and that each stream reads what it
+/// still holds and then says it is closed (its own protocol got `connection_lost` too).
+fn check_everything_lost(
+    recorded: Vec<(zmqio_core::ZmqTransport, zmqio_tests::Events)>,
+    streams: &mut [zmqio_core::ZmqStream],
+) {
+    use futures::FutureExt;
+    use zmqio_tests::Ev;
+    for (t, mut events) in recorded {
+        let events = events.ready();
+        let lost: Vec<&Ev> = events.iter().filter(|e| matches!(e, Ev::Lost(_))).collect();
+        assert_eq!(lost, [&Ev::Lost(None)], "{t:?}: connection_lost calls");
+        assert_eq!(
+            events.last(),
+            Some(&Ev::Lost(None)),
+            "{t:?}: the last callback"
+        );
+    }
+    for s in streams {
+        let mut unread = 0;
+        loop {
+            match s.read().now_or_never() {
+                Some(Ok(_)) => unread += 1,
+                Some(Err(zmqio_core::Error::Closed)) => break,
+                Some(Err(e)) => panic!("{s:?}: read after the close: {e}"),
+                None => panic!("{s:?}: a finished stream's read waits (after {unread} messages)"),
+            }
+        }
+    }
 }
 
 /// The same tests for one runtime: `$runtime_dropped` says whether `$run` drops its runtime
@@ -246,29 +326,34 @@ macro_rules! shutdown_tests {
             /// returns from the runtime (dropping it, where the runtime can be dropped), then
             /// drops every handle. Nothing may block or panic; where the runtime was dropped,
             /// every transport is closed and says so; elsewhere `abort()` still ends the ones
-            /// that could never finish a graceful close.
+            /// that could never finish a graceful close. Either way each transport ends with
+            /// exactly one `connection_lost(None)` (see [`check_everything_lost`]), and a
+            /// stream dropped inside the runtime closes by itself (see
+            /// [`leave_everything_open`]).
             #[test]
             fn dropping_everything_never_blocks_or_panics() {
                 count_panics();
                 let outcome = finishes_within(DEADLINE, || {
-                    let (transports, streams) = run(async { leave_everything_open!($zmqio) });
-                    drop(streams);
+                    let (transports, mut streams, recorded) =
+                        run(async { leave_everything_open!($zmqio) });
                     if $runtime_dropped {
                         for t in &transports {
                             assert!(t.is_closing(), "{t:?}");
                             assert!(matches!(t.write(["late"]), Err(zmqio_core::Error::Closed)));
                             assert!(t.pause_reading().is_err());
-                            let _ = futures::executor::block_on(t.wait_closed());
+                            assert_eq!(futures::executor::block_on(t.wait_closed()), None);
                         }
                     } else {
                         run(async move {
                             for t in &transports {
                                 t.abort();
-                                let _ = t.wait_closed().await;
+                                assert_eq!(t.wait_closed().await, None, "{t:?}");
                                 assert!(t.is_closing());
                             }
                         });
                     }
+                    check_everything_lost(recorded, &mut streams);
+                    drop(streams);
                 });
                 assert!(outcome.is_ok(), "shutdown blocked for {DEADLINE:?}");
                 assert_no_panics();
@@ -354,16 +439,34 @@ fn on_tokio<F: Future>(fut: F) -> F::Output {
         .block_on(fut)
 }
 
+/// How `close_with_pending` hands the user's context to zmqio.
+#[derive(Clone, Copy)]
+enum Handover {
+    /// `.context(ctx)`: zmqio makes the socket and holds a context handle of its own, which it
+    /// releases on a thread of its own some time after the close.
+    Context,
+    /// `.zmq_sock(socket)`: the caller makes the socket; zmqio holds no context handle besides
+    /// the socket's own, which is gone once `wait_closed` returned (the socket is closed).
+    Socket,
+}
+
 /// Closes a PUSH made in the user's `ctx`, with `messages` pending for the absent peer at
 /// `endpoint` and the given LINGER (`None`: libzmq's default).
-fn close_with_pending(ctx: &zmq::Context, endpoint: &str, linger: Option<i32>, messages: usize) {
+fn close_with_pending(
+    ctx: &zmq::Context,
+    endpoint: &str,
+    linger: Option<i32>,
+    messages: usize,
+    handover: Handover,
+) {
     let (ctx, endpoint) = (ctx.clone(), endpoint.to_owned());
     on_tokio(async move {
-        let push = zmqio_tokio::create_zmq_stream(zmq::PUSH)
-            .context(ctx)
-            .connect(endpoint)
-            .await
-            .unwrap();
+        let builder = zmqio_tokio::create_zmq_stream(zmq::PUSH);
+        let builder = match handover {
+            Handover::Context => builder.context(ctx),
+            Handover::Socket => builder.zmq_sock(ctx.socket(zmq::PUSH).unwrap()),
+        };
+        let push = builder.connect(endpoint).await.unwrap();
         assert_eq!(
             push.transport()
                 .getsockopt(zmqio_tokio::opt::Linger)
@@ -395,7 +498,7 @@ fn close_with_pending(ctx: &zmq::Context, endpoint: &str, linger: Option<i32>, m
 fn user_context_term_waits_for_pending_messages() {
     let ctx = zmq::Context::new();
     let endpoint = unused_tcp_endpoint();
-    close_with_pending(&ctx, &endpoint, None, 3);
+    close_with_pending(&ctx, &endpoint, None, 3, Handover::Context);
     let (tx, rx) = mpsc::channel();
     let term = thread::spawn(move || {
         drop(ctx); // possibly the last reference: zmq_ctx_term
@@ -412,11 +515,22 @@ fn user_context_term_waits_for_pending_messages() {
 }
 
 /// With LINGER 0, the same termination returns at once and the pending messages are dropped.
+///
+/// The drop timed here must be the one that terminates the context: the socket is handed
+/// over with `zmq_sock`, so zmqio's only context handle is the socket's own, which is gone
+/// once `wait_closed` returned; the test's `ctx` is then the last handle. (With
+/// `.context(ctx)`, zmqio's own handle is released on a thread of its own, which may run
+/// after the test's drop and then be the one that blocks, unseen.)
 #[test]
 fn user_context_term_with_linger_zero_returns_at_once() {
     let ctx = zmq::Context::new();
     let endpoint = unused_tcp_endpoint();
-    close_with_pending(&ctx, &endpoint, Some(0), 3);
+    close_with_pending(&ctx, &endpoint, Some(0), 3, Handover::Socket);
     let outcome = finishes_within(Duration::from_secs(5), move || drop(ctx));
-    assert!(outcome.is_ok(), "zmq_ctx_term blocked despite LINGER 0");
+    if let Err(still_running) = outcome {
+        // Unblock the stuck thread before failing: give libzmq its peer.
+        late_pull(&endpoint, 3);
+        let _ = still_running.recv_timeout(DEADLINE);
+        panic!("zmq_ctx_term blocked despite LINGER 0");
+    }
 }

@@ -10,6 +10,13 @@ mod rt {
         zmqio_tests::with_watchdog(name, zmqio_tests::WATCHDOG, fut, |f| smol::block_on(f))
     }
 
+    /// The adapter's runtime, for `ConnectionBuilder::new` / `StreamBuilder::new` (e.g.
+    /// wrapped in a counting runtime).
+    #[allow(dead_code)]
+    pub(crate) fn runtime() -> std::sync::Arc<dyn zmqio_core::runtime::Runtime> {
+        std::sync::Arc::new(zmqio_smol::SmolRuntime)
+    }
+
     #[allow(dead_code)]
     pub(crate) async fn sleep(d: Duration) {
         smol::Timer::after(d).await;

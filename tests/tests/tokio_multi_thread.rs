@@ -17,6 +17,13 @@ mod rt {
         })
     }
 
+    /// The adapter's runtime, for `ConnectionBuilder::new` / `StreamBuilder::new` (e.g.
+    /// wrapped in a counting runtime).
+    #[allow(dead_code)]
+    pub(crate) fn runtime() -> std::sync::Arc<dyn zmqio_core::runtime::Runtime> {
+        std::sync::Arc::new(zmqio_tokio::TokioRuntime)
+    }
+
     #[allow(dead_code)]
     pub(crate) async fn sleep(d: Duration) {
         tokio::time::sleep(d).await;

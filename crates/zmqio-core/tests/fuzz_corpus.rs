@@ -1,6 +1,13 @@
 //! Replays the committed fuzz corpora, `fuzz/corpus/<target>/`, through the checks the fuzz
 //! targets run (`zmqio_core::fuzzing`), on stable Rust, as part of a plain `cargo test`.
 //!
+//! Only the files git tracks are replayed: what a local `cargo fuzz run` added and nobody
+//! committed is not part of the test (outside a git checkout, every file of the folder is
+//! replayed, and the test says so). Every input must be one the target really runs: an
+//! `engine_ops` input that does not decode into an [`EngineCase`] fails the replay instead
+//! of passing without running anything. Where `fuzz/` is absent (the packaged crate ships
+//! without it), the replays skip, printing why.
+//!
 //! The seeds of the corpora are defined here too ([`seeds`]): `seeds_pass` runs them from
 //! code, and `cargo test -p zmqio-core --test fuzz_corpus -- --ignored write_seed_corpus`
 //! (re)writes them as `fuzz/corpus/<target>/seed-<name>` files, e.g. after a change of the
@@ -9,7 +16,8 @@
 use std::fs;
 use std::io::ErrorKind;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use zmqio_core::fuzzing::engine::MAX_FRAME_LEN;
 use zmqio_core::fuzzing::{
@@ -17,27 +25,95 @@ use zmqio_core::fuzzing::{
 };
 use zmqio_core::monitor::MonitorEvent;
 
-fn corpus_dir(target: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target)
+/// The repository root (where `fuzz/` lives in a checkout).
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Runs `check` on every file of the target's corpus; names the file that fails.
+/// The `fuzz/` folder, or `None` (after printing why the caller skips) when it is absent.
+fn fuzz_dir() -> Option<PathBuf> {
+    let dir = repo_root().join("fuzz");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        println!(
+            "skipped: {} is absent (a packaged crate has no fuzz corpus); run the tests from \
+             a checkout of the repository to replay it",
+            dir.display()
+        );
+        None
+    }
+}
+
+fn corpus_dir(target: &str) -> PathBuf {
+    repo_root().join("fuzz/corpus").join(target)
+}
+
+/// The corpus files of `target` that git tracks, sorted; every file of the folder outside a
+/// git checkout (saying so).
+fn corpus_files(target: &str) -> Vec<PathBuf> {
+    let root = repo_root();
+    let dir = corpus_dir(target);
+    let tracked = Command::new("git")
+        .arg("-C")
+        .arg(&root)
+        .args(["ls-files", "-z", "--"])
+        .arg(Path::new("fuzz/corpus").join(target))
+        .output();
+    let mut files: Vec<PathBuf> = match tracked {
+        Ok(out) if out.status.success() => out
+            .stdout
+            .split(|&b| b == 0)
+            .filter(|name| !name.is_empty())
+            .map(|name| root.join(String::from_utf8_lossy(name).as_ref()))
+            .collect(),
+        other => {
+            println!(
+                "not a git checkout ({}): replaying every file of {}, tracked or not",
+                match other {
+                    Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+                    Err(e) => e.to_string(),
+                },
+                dir.display()
+            );
+            fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+                .map(|entry| entry.expect("a directory entry").path())
+                .filter(|path| path.is_file())
+                .collect()
+        }
+    };
+    files.sort();
+    files
+}
+
+/// Whether `data` is an input the target runs in full: `engine_ops` ignores input that does
+/// not decode into an [`EngineCase`]; the other targets take any bytes.
+fn runs_in_full(target: &str, data: &[u8]) -> bool {
+    match target {
+        "engine_ops" => EngineCase::from_fuzz_input(data).is_some(),
+        _ => true,
+    }
+}
+
+/// Runs `check` on every tracked file of the target's corpus; names the file that fails or
+/// that the target would not run.
 fn replay(target: &str) {
     let check = TARGETS
         .iter()
         .find(|(name, _)| *name == target)
         .map(|(_, check)| *check)
         .unwrap_or_else(|| panic!("no fuzz target {target}"));
-    let dir = corpus_dir(target);
-    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("a directory entry").path())
-        .filter(|path| path.is_file())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{} has no inputs", dir.display());
+    if fuzz_dir().is_none() {
+        return;
+    }
+    let files = corpus_files(target);
+    assert!(
+        !files.is_empty(),
+        "{} has no inputs",
+        corpus_dir(target).display()
+    );
+    let mut replayed = 0;
     for path in files {
         let data = match fs::read(&path) {
             Ok(data) => data,
@@ -45,10 +121,17 @@ fn replay(target: &str) {
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
             Err(e) => panic!("{}: {e}", path.display()),
         };
+        assert!(
+            runs_in_full(target, &data),
+            "{target}: {} does not decode, so the target would run nothing; remove it",
+            path.display()
+        );
         if catch_unwind(AssertUnwindSafe(|| check(&data))).is_err() {
             panic!("{target}: {} fails", path.display());
         }
+        replayed += 1;
     }
+    assert!(replayed > 0, "{target}: no input was replayed");
 }
 
 #[test]
@@ -79,10 +162,11 @@ fn every_target_is_replayed() {
         names,
         ["engine_ops", "monitor_decode", "endpoint", "version"]
     );
+    let Some(fuzz) = fuzz_dir() else {
+        return;
+    };
     for name in names {
-        let target = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../fuzz/fuzz_targets")
-            .join(format!("{name}.rs"));
+        let target = fuzz.join("fuzz_targets").join(format!("{name}.rs"));
         assert!(target.is_file(), "{} is missing", target.display());
     }
 }

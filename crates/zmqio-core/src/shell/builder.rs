@@ -191,7 +191,9 @@ pub(crate) use socket_spec_methods;
 /// socket it made and calls no protocol callback.
 ///
 /// ```
-/// # async fn f(rt: std::sync::Arc<dyn zmqio_core::runtime::Runtime>) -> zmqio_core::Result<()> {
+/// # mod doc { include!("doctest_support.rs"); }
+/// # doc::run(async {
+/// # let rt = doc::rt();
 /// use zmqio_core::{ConnectionBuilder, ZmqProtocol};
 ///
 /// struct Quiet;
@@ -201,7 +203,8 @@ pub(crate) use socket_spec_methods;
 ///     .bind("tcp://127.0.0.1:*")
 ///     .connect(["inproc://a", "inproc://b"])
 ///     .await?;
-/// # Ok(()) }
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
 /// ```
 #[must_use = "a builder does nothing until awaited"]
 pub struct ConnectionBuilder<P> {

@@ -175,13 +175,16 @@ impl ZmqTransport {
     /// # Example
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.enable_monitor(None).await?;
     /// t.connect("tcp://127.0.0.1:5555").await?;
     /// t.disable_monitor().await?;
     /// t.disable_monitor().await?; // already off: nothing happens
     /// t.enable_monitor(None).await?; // a new monitor
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn disable_monitor(&self) -> Result<()> {
         let shared = self.shared();

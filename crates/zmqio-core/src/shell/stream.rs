@@ -25,7 +25,9 @@ pub const DEFAULT_EVENTS_BACKLOG: usize = 100;
 /// made). Endpoints are bound first, then connected.
 ///
 /// ```
-/// # async fn f(rt: std::sync::Arc<dyn zmqio_core::runtime::Runtime>) -> zmqio_core::Result<()> {
+/// # mod doc { include!("doctest_support.rs"); }
+/// # doc::run(async {
+/// # let rt = doc::rt();
 /// use zmqio_core::StreamBuilder;
 ///
 /// let stream = StreamBuilder::new(rt, zmq::DEALER)
@@ -33,7 +35,8 @@ pub const DEFAULT_EVENTS_BACKLOG: usize = 100;
 ///     .read_buffer_limits(Some(1 << 20), None)
 ///     .events_backlog(Some(1000))
 ///     .await?;
-/// # Ok(()) }
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
 /// ```
 #[must_use = "a builder does nothing until awaited"]
 pub struct StreamBuilder {
@@ -276,7 +279,9 @@ impl ZmqProtocol for StreamProtocol {
 /// # Example
 ///
 /// ```
-/// # async fn f(server: zmqio_core::ZmqStream, client: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+/// # mod doc { include!("doctest_support.rs"); }
+/// # doc::run(async {
+/// # let (server, client) = doc::pair(zmq::ROUTER, zmq::DEALER).await;
 /// use futures::{SinkExt, StreamExt};
 ///
 /// let (mut server, mut client) = (server, client);   // a ROUTER and a DEALER, connected
@@ -286,7 +291,8 @@ impl ZmqProtocol for StreamProtocol {
 /// let answer = client.next().await.unwrap()?;        // the Stream API
 /// assert_eq!(&answer[0][..], b"answer");
 /// client.send(["bye"].into()).await?;                 // the Sink API
-/// # Ok(()) }
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
 /// ```
 pub struct ZmqStream {
     transport: ZmqTransport,
@@ -301,9 +307,12 @@ impl ZmqStream {
     /// The transport underneath, for bind/connect/options/subscriptions/monitor.
     ///
     /// ```
-    /// # async fn f(s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// let ep = s.transport().bind("tcp://127.0.0.1:*").await?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn transport(&self) -> &ZmqTransport {
         &self.transport
@@ -320,10 +329,14 @@ impl ZmqStream {
     /// dropping a pending `read()` (e.g. in `select!` or a timeout) never loses one.
     ///
     /// ```
-    /// # async fn f(mut s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let (mut s, peer) = doc::pair(zmq::PULL, zmq::PUSH).await;
+    /// # peer.write(["hello"])?;
     /// let msg = s.read().await?;
     /// println!("{} frames", msg.len());
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn read(&mut self) -> Result<Multipart> {
         poll_fn(|cx| self.poll_read(cx)).await
@@ -362,10 +375,15 @@ impl ZmqStream {
     /// Without `enable_monitor`, this waits until the stream closes.
     ///
     /// ```
-    /// # async fn f(mut s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let mut s = doc::stream(zmq::DEALER).await;
+    /// # s.transport().enable_monitor(None).await?;
+    /// # s.transport().bind("tcp://127.0.0.1:*").await?;
     /// let ev = s.read_event().await?;
     /// println!("{:?} on {}", ev.event, ev.endpoint);
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn read_event(&mut self) -> Result<SocketEvent> {
         poll_fn(|cx| {
@@ -390,9 +408,12 @@ impl ZmqStream {
     /// How many monitor events were dropped because the backlog was full.
     ///
     /// ```
-    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// assert_eq!(s.dropped_events(), 0);
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn dropped_events(&self) -> u64 {
         self.lock().dropped_events
@@ -401,9 +422,12 @@ impl ZmqStream {
     /// Writes a message (see `ZmqTransport::write`).
     ///
     /// ```
-    /// # fn f(s: &zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// s.write(["hello", "world"])?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn write(&self, msg: impl Into<Multipart>) -> Result<()> {
         self.transport.write(msg)
@@ -414,10 +438,13 @@ impl ZmqStream {
     /// (with the fatal error, if there was one).
     ///
     /// ```
-    /// # async fn f(s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// s.write(["x"])?;
     /// s.drain().await?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn drain(&self) -> Result<()> {
         self.transport.drain().await
@@ -433,10 +460,13 @@ impl ZmqStream {
     /// dropped with the socket. Never blocks.
     ///
     /// ```
-    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// s.close();
     /// assert!(s.at_closing());
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn close(&self) {
         self.transport.close();
@@ -445,9 +475,14 @@ impl ZmqStream {
     /// Whether the stream is closing or closed.
     ///
     /// ```
-    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
+    /// # (|| {
     /// if s.at_closing() { return; }
-    /// # }
+    /// # })();
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn at_closing(&self) -> bool {
         self.transport.is_closing()
@@ -456,9 +491,12 @@ impl ZmqStream {
     /// The fatal error the transport was lost with, if any.
     ///
     /// ```
-    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// if let Some(e) = s.exception() { eprintln!("lost: {e}"); }
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn exception(&self) -> Option<Error> {
         self.lock().exception.clone()
@@ -467,9 +505,12 @@ impl ZmqStream {
     /// Bytes received and queued for [`read`](Self::read), not yet read.
     ///
     /// ```
-    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// let unread = s.get_read_buffer_size();
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn get_read_buffer_size(&self) -> usize {
         self.lock().bytes
@@ -478,9 +519,12 @@ impl ZmqStream {
     /// The read watermarks as `(low, high)`.
     ///
     /// ```
-    /// # fn f(s: &zmqio_core::ZmqStream) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// assert_eq!(s.get_read_buffer_limits(), (16384, 65536));
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn get_read_buffer_limits(&self) -> (usize, usize) {
         let st = self.lock();
@@ -491,9 +535,12 @@ impl ZmqStream {
     /// raising them resumes a paused socket.
     ///
     /// ```
-    /// # fn f(s: &zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
     /// s.set_read_buffer_limits(Some(1 << 20), None)?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn set_read_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         let (low, high) = buffer_limits(high, low)?;

@@ -26,7 +26,9 @@ use crate::{Error, Multipart, Result};
 /// # Example
 ///
 /// ```
-/// # async fn example(transport: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+/// # mod doc { include!("doctest_support.rs"); }
+/// # doc::run(async {
+/// # let transport = doc::transport(zmq::PUB).await;
 /// use zmqio_core::opt;
 ///
 /// transport.setsockopt(opt::Linger, 0)?;
@@ -36,8 +38,8 @@ use crate::{Error, Multipart, Result};
 /// transport.drain().await?;
 /// transport.close();
 /// assert_eq!(transport.wait_closed().await, None);
-/// # Ok(())
-/// # }
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
 /// ```
 #[derive(Clone)]
 pub struct ZmqTransport {
@@ -56,9 +58,12 @@ impl ZmqTransport {
     /// The socket's type.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::SUB).await;
     /// if t.socket_type() == zmq::SUB { /* ... */ }
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn socket_type(&self) -> zmq::SocketType {
         self.shared.socket_type()
@@ -75,9 +80,12 @@ impl ZmqTransport {
     /// the driver is woken afterwards so no readiness edge is lost.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let hwm = t.with_zmq_socket(|s| s.get_sndhwm())??;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn with_zmq_socket<R>(&self, f: impl FnOnce(&zmq::Socket) -> R) -> Result<R> {
         let r = {
@@ -94,10 +102,13 @@ impl ZmqTransport {
     /// Reads a socket option; see [`opt`](crate::opt).
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// use zmqio_core::opt;
     /// let linger: i32 = t.getsockopt(opt::Linger)?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn getsockopt<O: GetSocketOpt>(&self, option: O) -> Result<O::Value> {
         self.with_zmq_socket(|s| option.get(s))?
@@ -107,10 +118,13 @@ impl ZmqTransport {
     /// `opt::Unsubscribe` keeps [`subscriptions`](Self::subscriptions) in sync.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// use zmqio_core::opt;
     /// t.setsockopt(opt::SndHwm, 10_000)?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn setsockopt<O: SetSocketOpt>(&self, option: O, value: O::Value) -> Result<()> {
         let change = match O::KIND {
@@ -148,10 +162,13 @@ impl ZmqTransport {
     /// waiting for the driver.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.write(["identity", "", "body"])?;          // three frames
     /// t.write(bytes::Bytes::from_static(b"one"))?; // one frame
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn write(&self, msg: impl Into<Multipart>) -> Result<()> {
         let (result, has_events) = {
@@ -204,47 +221,24 @@ impl ZmqTransport {
     /// never finish. (Holding the protocol's own mutex is fine: no callback runs then.)
     ///
     /// ```
-    /// # use std::future::Future;
-    /// # use std::pin::Pin;
-    /// # use std::sync::Arc;
-    /// # use std::task::{Context, Poll};
-    /// # use zmqio_core::runtime::{Readiness, Runtime, ZmqFd};
-    /// # struct ThreadPerTask;
-    /// # struct Ready(async_io::Async<ZmqFd>);
-    /// # impl Readiness for Ready {
-    /// #     fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-    /// #         self.0.poll_readable(cx)
-    /// #     }
-    /// # }
-    /// # // SAFETY: the `Async` only polls the fd and deregisters it, unclosed, when dropped.
-    /// # unsafe impl Runtime for ThreadPerTask {
-    /// #     fn register(&self, fd: ZmqFd) -> std::io::Result<Box<dyn Readiness>> {
-    /// #         Ok(Box::new(Ready(async_io::Async::new_nonblocking(fd)?)))
-    /// #     }
-    /// #     fn spawn(&self, future: Pin<Box<dyn Future<Output = ()> + Send>>) {
-    /// #         std::thread::spawn(move || async_io::block_on(future));
-    /// #     }
-    /// #     fn sleep(&self, d: std::time::Duration) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-    /// #         Box::pin(async move { async_io::Timer::after(d).await; })
-    /// #     }
-    /// # }
-    /// # let rt: Arc<dyn Runtime> = Arc::new(ThreadPerTask);
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
     /// use zmqio_core::{opt, ConnectionBuilder, ZmqProtocol};
     ///
     /// struct Quiet;
     /// impl ZmqProtocol for Quiet {}
     ///
-    /// # async_io::block_on(async {
     /// // A PUSH with no peer: libzmq takes nothing, both messages wait in zmqio's queue.
-    /// let (push, _) = ConnectionBuilder::new(rt, || Quiet, zmq::PUSH).await?;
+    /// let (push, _) = ConnectionBuilder::new(doc::rt(), || Quiet, zmq::PUSH).await?;
     /// push.write(["one"])?;
     /// push.write(["two"])?;
     /// push.setsockopt(opt::Linger, 0)?;
     /// push.close();
+    /// assert!(push.is_closing());
     /// assert_eq!(push.wait_closed().await, None); // at once, not never
     /// assert_eq!(push.dropped_on_close(), 2);
     /// # Ok::<(), zmqio_core::Error>(())
-    /// # }).unwrap();
+    /// # });
     /// ```
     pub fn close(&self) {
         self.shared.close(false);
@@ -274,9 +268,12 @@ impl ZmqTransport {
     /// waits for one running on another thread, with the same caveat).
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.abort();
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn abort(&self) {
         self.shared.close(true);
@@ -285,9 +282,12 @@ impl ZmqTransport {
     /// Whether `close()` or `abort()` was called or the transport was lost.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// if !t.is_closing() { let _ = t.write(["ping"]); }
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn is_closing(&self) -> bool {
         self.shared.lock().engine.lifecycle() != Lifecycle::Open
@@ -296,9 +296,12 @@ impl ZmqTransport {
     /// The write watermarks as `(low, high)`.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// assert_eq!(t.get_write_buffer_limits(), (16384, 65536)); // the defaults
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn get_write_buffer_limits(&self) -> (usize, usize) {
         self.shared.lock().engine.write_limits()
@@ -314,11 +317,14 @@ impl ZmqTransport {
     /// the new watermarks satisfy is woken.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.set_write_buffer_limits(Some(1 << 20), None)?;
     /// assert_eq!(t.get_write_buffer_limits(), (1 << 18, 1 << 20));
     /// assert!(t.set_write_buffer_limits(Some(1), Some(2)).is_err());
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
         let (result, has_events) = {
@@ -338,9 +344,12 @@ impl ZmqTransport {
     /// [weight](Self::get_write_buffer_weight)).
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let queued = t.get_write_buffer_size();
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn get_write_buffer_size(&self) -> usize {
         self.shared.lock().engine.queued_bytes()
@@ -423,11 +432,14 @@ impl ZmqTransport {
     /// [`resume_reading`](Self::resume_reading) never lifts the stream's.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.pause_reading()?;
     /// assert!(t.pause_reading().is_err());
     /// t.resume_reading()?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn pause_reading(&self) -> Result<()> {
         self.shared.lock().engine.pause_reading()
@@ -438,9 +450,12 @@ impl ZmqTransport {
     /// both. (`resume_reading` undoes only the first.)
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// assert!(!t.is_reading_paused());
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn is_reading_paused(&self) -> bool {
         let st = self.shared.lock();
@@ -461,10 +476,13 @@ impl ZmqTransport {
     /// [`pause_reading`](Self::pause_reading): a stream's backpressure pause stays.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.pause_reading()?;
     /// t.resume_reading()?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn resume_reading(&self) -> Result<()> {
         let r = self.shared.lock().engine.resume_reading();
@@ -479,10 +497,13 @@ impl ZmqTransport {
     /// option as it is.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let ep = t.bind("tcp://127.0.0.1:*").await?;
     /// assert!(!ep.ends_with('*'));
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn bind(&self, endpoint: &str) -> Result<String> {
         let r = self.shared.lock().engine.bind(endpoint);
@@ -493,10 +514,13 @@ impl ZmqTransport {
     /// Unbinds an endpoint bound before (use the resolved form). `ENOENT` for an unknown one.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let ep = t.bind("tcp://127.0.0.1:*").await?;
     /// t.unbind(&ep).await?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn unbind(&self, endpoint: &str) -> Result<()> {
         let r = self.shared.lock().engine.unbind(endpoint);
@@ -510,10 +534,13 @@ impl ZmqTransport {
     /// given: zmqio sets `ZMQ_IPV6` on the socket first, as for [`bind`](Self::bind).
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.connect("tcp://127.0.0.1:5555").await?;
     /// assert!(t.connect("tcp://localhost:5555").await.is_err());
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn connect(&self, endpoint: &str) -> Result<String> {
         let r = self.shared.lock().engine.connect(endpoint);
@@ -524,9 +551,13 @@ impl ZmqTransport {
     /// Disconnects a connected endpoint. `ENOENT` for an unknown one.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
+    /// # t.connect("tcp://127.0.0.1:5555").await?;
     /// t.disconnect("tcp://127.0.0.1:5555").await?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn disconnect(&self, endpoint: &str) -> Result<()> {
         let r = self.shared.lock().engine.disconnect(endpoint);
@@ -537,9 +568,12 @@ impl ZmqTransport {
     /// The endpoints bound through this transport, resolved.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// for ep in t.bindings() { println!("bound to {ep}"); }
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn bindings(&self) -> BTreeSet<String> {
         self.shared.lock().engine.bindings().clone()
@@ -548,9 +582,12 @@ impl ZmqTransport {
     /// The endpoints connected through this transport, as given.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// let n = t.connections().len();
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn connections(&self) -> BTreeSet<String> {
         self.shared.lock().engine.connections().clone()
@@ -560,11 +597,14 @@ impl ZmqTransport {
     /// to the same value is one subscription.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::SUB).await;
     /// t.subscribe(b"weather.")?;
     /// t.subscribe("weather.")?; // no change
     /// assert_eq!(t.subscriptions()?.len(), 1);
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn subscribe(&self, value: impl AsRef<[u8]>) -> Result<()> {
         let r = self.shared.lock().engine.subscribe(value.as_ref());
@@ -575,9 +615,12 @@ impl ZmqTransport {
     /// Removes a subscription (`NotSupported` on non-SUB sockets); an unknown value is fine.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::SUB).await;
     /// t.unsubscribe(b"weather.")?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn unsubscribe(&self, value: impl AsRef<[u8]>) -> Result<()> {
         let r = self.shared.lock().engine.unsubscribe(value.as_ref());
@@ -588,9 +631,12 @@ impl ZmqTransport {
     /// The current subscriptions (`NotSupported` on non-SUB sockets).
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::SUB).await;
     /// let subs = t.subscriptions()?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn subscriptions(&self) -> Result<BTreeSet<Bytes>> {
         self.shared.lock().engine.subscriptions().cloned()
@@ -604,12 +650,15 @@ impl ZmqTransport {
     /// `Err(Closed)` if it is closing or closed.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// for i in 0..1000u32 {
     ///     t.write([i.to_be_bytes().to_vec()])?;
     /// }
     /// t.drain().await?;
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn drain(&self) -> Result<()> {
         poll_fn(|cx| self.poll_queue_at_most(cx, QueueBound::Low)).await
@@ -652,10 +701,13 @@ impl ZmqTransport {
     /// still resolves, with the real outcome.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let t = doc::transport(zmq::DEALER).await;
     /// t.close();
     /// assert!(t.wait_closed().await.is_none());
-    /// # }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn wait_closed(&self) -> Option<Error> {
         poll_fn(|cx| self.poll_closed(cx)).await

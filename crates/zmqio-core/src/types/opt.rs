@@ -21,7 +21,7 @@
 //!
 //! Reading a write-only option does not compile:
 //!
-//! ```compile_fail
+//! ```compile_fail,E0599
 //! use zmqio_core::opt::{GetSocketOpt, Subscribe};
 //!
 //! let ctx = zmq::Context::new();
