@@ -50,9 +50,15 @@ pub fn rt() -> Arc<dyn Runtime> {
     Arc::new(ThreadPerTask)
 }
 
-/// Runs an example to its end; an error fails it.
+/// Runs an example to its end; an error fails it, and so does an example still running after
+/// 30 s (a watchdog, so a hang fails fast instead of stalling the doctests).
 pub fn run(example: impl Future<Output = zmqio_core::Result<()>>) {
-    async_io::block_on(example).expect("the example succeeds");
+    let watchdog = async_io::Timer::after(Duration::from_secs(30));
+    let outcome = async_io::block_on(futures::future::select(Box::pin(example), watchdog));
+    match outcome {
+        futures::future::Either::Left((result, _)) => result.expect("the example succeeds"),
+        futures::future::Either::Right(_) => panic!("the example did not finish within 30 s"),
+    }
 }
 
 struct Quiet;
