@@ -428,7 +428,8 @@ mod tests {
         assert_eq!(rev, vec![Bytes::from("y"), Bytes::from("x")]);
         assert_eq!(Multipart::from(["only"]).into_iter().len(), 1);
         assert_eq!(format!("{built:?}"), r#"Multipart([b"x", b"y"])"#);
-        use std::hash::{BuildHasher, RandomState};
+        use std::collections::hash_map::RandomState;
+        use std::hash::BuildHasher;
         let h = RandomState::new();
         assert_eq!(
             h.hash_one(&built),
