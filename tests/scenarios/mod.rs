@@ -17,6 +17,7 @@ macro_rules! scenario {
 
 mod endpoints;
 mod monitor;
+mod proxy;
 mod reliability;
 mod stream;
 mod transport;

@@ -120,6 +120,7 @@ pub use types::version::{
 
 pub use shell::builder::{default_context, ConnectionBuilder, IntoEndpoints};
 pub use shell::protocol::ZmqProtocol;
+pub use shell::proxy;
 pub use shell::runtime;
 pub use shell::stream::{StreamBuilder, ZmqStream, DEFAULT_EVENTS_BACKLOG};
 pub use shell::transport::ZmqTransport;

@@ -2,12 +2,16 @@
 //! flow down, subscriptions flow up (an XPUB hands its subscribers' subscriptions to the
 //! forwarder as messages, which it passes on to the publishers through the XSUB).
 //!
+//! The forwarding itself is `zmqio::proxy::Proxy`, zmqio's counterpart of libzmq's
+//! `zmq_proxy_steerable`; the `broker` example writes such a loop by hand.
+//!
 //! Run it with `cargo run -p zmqio --example forwarder`.
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
-use zmqio::{SocketType, ZmqStream};
+use futures::StreamExt;
+use zmqio::proxy::Proxy;
+use zmqio::SocketType;
 
 const WANTED: usize = 5;
 
@@ -29,7 +33,12 @@ async fn run() -> Result<()> {
         .await?;
     let for_publishers = xsub.bound_endpoint().expect("bound above");
     let for_subscribers = xpub.bound_endpoint().expect("bound above");
-    let forwarder = tokio::spawn(forward(xsub, xpub));
+    // XSUB is the frontend (publishers' side), XPUB the backend (subscribers' side). The
+    // proxy runs until `terminate`; while the subscribers' side cannot keep up, it stops
+    // reading from the publishers' side.
+    let proxy = Proxy::new(xsub, xpub);
+    let steering = proxy.handle();
+    let forwarder = tokio::spawn(proxy.run());
 
     let publisher = zmqio::create_zmq_stream(SocketType::PUB)
         .connect(for_publishers)
@@ -56,26 +65,10 @@ async fn run() -> Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     listening.await??;
-    forwarder.abort();
+    let (down, up) = steering.forwarded();
+    println!("the forwarder passed {down} messages down and {up} subscriptions up");
+    steering.terminate();
+    forwarder.await??;
     publisher.close();
     Ok(())
-}
-
-/// Messages from publishers down to subscribers; subscriptions from subscribers up.
-async fn forward(mut xsub: ZmqStream, mut xpub: ZmqStream) -> Result<()> {
-    loop {
-        tokio::select! {
-            Some(msg) = xsub.next() => xpub.feed(msg?).await?,
-            Some(subscription) = xpub.next() => {
-                let subscription = subscription?;
-                // One frame: a byte, 1 to subscribe or 0 to unsubscribe, then the topic.
-                if let Some((&on, topic)) = subscription[0].split_first() {
-                    let what = if on == 1 { "subscribe" } else { "unsubscribe" };
-                    println!("{what} {:?}", String::from_utf8_lossy(topic));
-                }
-                xsub.feed(subscription).await?;
-            }
-            else => return Ok(()),
-        }
-    }
 }

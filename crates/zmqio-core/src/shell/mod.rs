@@ -13,6 +13,7 @@
 //!   driver.
 //! - [`monitor`]: `enable_monitor`/`disable_monitor`: the monitor PAIR, registered beside the
 //!   socket's fd and drained by the same driver.
+//! - [`proxy`]: [`Proxy`](crate::proxy::Proxy), forwarding between two streams.
 //! - [`runtime`]: the trait a runtime adapter implements: register a descriptor, spawn a task.
 //!
 //! # The driver loop
@@ -37,6 +38,7 @@ pub(crate) mod builder;
 pub(crate) mod driver;
 pub(crate) mod monitor;
 pub(crate) mod protocol;
+pub mod proxy;
 pub mod runtime;
 pub(crate) mod stream;
 pub(crate) mod transport;
