@@ -242,3 +242,43 @@ scenario! {
         t.wait_closed().await;
     }
 }
+
+scenario! {
+    /// `bound_endpoint()` is where a builder's bind landed, resolved, on transports and
+    /// streams; with several bindings, the one bound last; `None` when nothing is bound.
+    async fn bound_endpoint_is_the_resolved_bind() {
+        let (p, _ev) = Recorder::new();
+        let (t, _) = zmqio::create_zmq_connection(move || p, zmq::PULL)
+            .bind("tcp://127.0.0.1:*")
+            .await
+            .unwrap();
+        let ep = t.bound_endpoint().expect("bound by the builder");
+        assert!(ep.starts_with("tcp://127.0.0.1:") && !ep.ends_with('*'), "{ep}");
+        assert_eq!(t.bindings(), set(&[&ep]));
+        // The last bind wins while nothing was connected after it.
+        let second = t.bind("inproc://bound-endpoint-second").await.unwrap();
+        assert_eq!(t.bound_endpoint().as_deref(), Some(second.as_str()));
+        t.unbind(&second).await.unwrap();
+        assert_eq!(t.bound_endpoint(), Some(ep.clone()));
+        t.unbind(&ep).await.unwrap();
+        assert_eq!(t.bound_endpoint(), None);
+        t.close();
+        t.wait_closed().await;
+
+        // A stream bound and connected by its builder: the bind, not the connect.
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL)
+            .bind("tcp://127.0.0.1:*")
+            .await
+            .unwrap();
+        let push = zmqio::create_zmq_stream(zmq::PUSH)
+            .bind("inproc://bound-endpoint-push")
+            .connect(pull.bound_endpoint().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(push.bound_endpoint().as_deref(), Some("inproc://bound-endpoint-push"));
+        push.write("bounce").unwrap();
+        assert_eq!(&pull.read().await.unwrap()[0][..], b"bounce");
+        let unbound = zmqio::create_zmq_stream(zmq::PUSH).await.unwrap();
+        assert_eq!(unbound.bound_endpoint(), None);
+    }
+}

@@ -22,6 +22,7 @@ mod endpoints;
 mod idle;
 mod ipv6;
 mod monitor;
+mod proxy;
 mod reliability;
 mod stream;
 mod transport;

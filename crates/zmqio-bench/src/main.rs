@@ -1,7 +1,8 @@
 //! zmqio-bench: the same ZeroMQ workloads, in one process and one invocation, on raw blocking
 //! libzmq (the ceiling), tmq, and zmqio's protocol and stream APIs on tokio (current-thread
 //! and multi-thread), smol and async-std. Prints one table of medians with ratios to raw
-//! libzmq.
+//! libzmq; with T64 selected, a second table (workload X) compares `zmqio_core::proxy` with
+//! libzmq's `zmq_proxy_steerable` forwarding T64 messages.
 //!
 //! ```text
 //! cargo run --release -p zmqio-bench                  # the full run
@@ -11,6 +12,7 @@
 
 mod common;
 mod flavor;
+mod proxy_bench;
 mod raw;
 mod tmq_bench;
 mod zmqio_bench;
@@ -617,6 +619,50 @@ fn main() {
         s.p / 2,
         s.p
     );
+    if opts.workloads.contains(&Workload::T64) {
+        proxy_table(&opts);
+    }
     println!("load average at end: {}", read_trim("/proc/loadavg"));
     println!("total time: {:.0} s", started.elapsed().as_secs_f64());
+}
+
+/// Workload X: T64 messages forwarded through a proxy; libzmq's `zmq_proxy_steerable` on a
+/// thread against `zmqio_core::proxy::Proxy` on each runtime. Medians of `reps` runs.
+fn proxy_table(opts: &Opts) {
+    let count = opts.sizes.t64;
+    let median = |run: &dyn Fn(u64) -> Duration| {
+        let mut rates: Vec<f64> = (0..opts.reps)
+            .map(|_| count as f64 / run(count).as_secs_f64())
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        rates[rates.len() / 2]
+    };
+    println!(
+        "X: {count} T64 messages forwarded through a proxy (PUSH -> PULL|proxy|PUSH -> PULL, tcp)"
+    );
+    println!();
+    println!("| proxy | rate | ratio |");
+    println!("| --- | --- | --- |");
+    let raw = median(&proxy_bench::raw);
+    println!(
+        "| libzmq zmq_proxy_steerable, own thread | {} | 1.00 |",
+        rate(raw)
+    );
+    let rows: [(&str, &dyn Fn(u64) -> Duration); 4] = [
+        (
+            "zmqio Proxy, tokio current-thread",
+            &proxy_bench::zmqio::<TokioCt>,
+        ),
+        (
+            "zmqio Proxy, tokio multi-thread",
+            &proxy_bench::zmqio::<TokioMt>,
+        ),
+        ("zmqio Proxy, smol", &proxy_bench::zmqio::<Smol>),
+        ("zmqio Proxy, async-std", &proxy_bench::zmqio::<AsyncStd>),
+    ];
+    for (label, run) in rows {
+        let r = median(run);
+        println!("| {label} | {} | {:.2} |", rate(r), r / raw);
+    }
+    println!();
 }

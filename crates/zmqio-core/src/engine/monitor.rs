@@ -118,7 +118,10 @@ impl<B: Backend> MonitorReader<B> {
                         received += 1;
                         match decode_monitor_event(&msg[..]) {
                             Ok(event) => engine.push_socket_event(event),
-                            Err(_) => self.malformed += 1,
+                            Err(e) => {
+                                crate::types::trace::monitor_frame_dropped(&e);
+                                self.malformed += 1;
+                            }
                         }
                     }
                     Err(zmq::Error::EAGAIN) => break,

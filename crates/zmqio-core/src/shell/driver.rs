@@ -315,6 +315,7 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
 }
 
 fn deliver<P: ZmqProtocol>(protocol: &mut P, event: EngineEvent) {
+    crate::types::trace::engine_event(&event);
     match event {
         EngineEvent::Message(msg) => protocol.msg_received(msg),
         EngineEvent::PauseWriting => protocol.pause_writing(),
@@ -383,6 +384,16 @@ pub(crate) fn start<P: ZmqProtocol>(
         driver.finalize(false);
         return Err(Error::CallbackPanicked(panic_message(&*payload)));
     }
+    let driver = {
+        let st = transport.shared().lock();
+        let engine = &st.engine;
+        crate::types::trace::instrument(
+            driver,
+            socket_type,
+            engine.bindings(),
+            engine.connections(),
+        )
+    };
     runtime.spawn(Box::pin(driver));
     Ok((transport, protocol))
 }

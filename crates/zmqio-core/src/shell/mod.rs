@@ -13,6 +13,7 @@
 //!   driver.
 //! - [`monitor`]: `enable_monitor`/`disable_monitor`: the monitor PAIR, registered beside the
 //!   socket's fd and drained by the same driver.
+//! - [`proxy`]: [`Proxy`](crate::proxy::Proxy), forwarding between two streams.
 //! - [`runtime`]: the trait a runtime adapter implements: register a descriptor, spawn a task.
 //! - [`shutdown`]: ending a program without losing what it wrote ([`shutdown`](crate::shutdown),
 //!   [`shutdown_context`](crate::shutdown_context)), the process-wide context and the
@@ -46,6 +47,7 @@ pub(crate) mod builder;
 pub(crate) mod driver;
 pub(crate) mod monitor;
 pub(crate) mod protocol;
+pub mod proxy;
 pub mod runtime;
 pub(crate) mod shutdown;
 pub(crate) mod stream;

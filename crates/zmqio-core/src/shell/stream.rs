@@ -318,6 +318,20 @@ impl ZmqStream {
         &self.transport
     }
 
+    /// The endpoint the stream is bound to, resolved; see
+    /// [`ZmqTransport::bound_endpoint`].
+    ///
+    /// ```
+    /// # async fn f(s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// // After `create_zmq_stream(zmq::PULL).bind("tcp://127.0.0.1:*").await?`:
+    /// let endpoint = s.bound_endpoint().expect("bound by the builder");
+    /// assert!(!endpoint.ends_with('*'));
+    /// # Ok(()) }
+    /// ```
+    pub fn bound_endpoint(&self) -> Option<String> {
+        self.transport.bound_endpoint()
+    }
+
     /// Reads the next message.
     ///
     /// Messages already queued are returned even after the stream closed; then a fatal error

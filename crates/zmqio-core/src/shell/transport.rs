@@ -579,6 +579,30 @@ impl ZmqTransport {
         self.shared.lock().engine.bindings().clone()
     }
 
+    /// The endpoint this transport is bound to, resolved (`tcp://127.0.0.1:*` gives the real
+    /// port): the one-call way to learn where a builder's `bind` landed. `None` when nothing
+    /// is bound.
+    ///
+    /// With several bindings, the one bound last: libzmq's `ZMQ_LAST_ENDPOINT` when it names
+    /// a current binding (it also records connects, so after a later `connect` it does not),
+    /// otherwise the greatest of [`bindings`](Self::bindings). Use `bindings()` for all of
+    /// them.
+    ///
+    /// ```
+    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// let ep = t.bind("tcp://127.0.0.1:*").await?;
+    /// assert_eq!(t.bound_endpoint(), Some(ep));
+    /// # Ok(()) }
+    /// ```
+    pub fn bound_endpoint(&self) -> Option<String> {
+        let mut bindings = self.bindings();
+        let last = self.getsockopt(crate::opt::LastEndpoint).ok();
+        match last {
+            Some(last) if bindings.contains(&last) => Some(last),
+            _ => bindings.pop_last(),
+        }
+    }
+
     /// The endpoints connected through this transport, as given.
     ///
     /// ```

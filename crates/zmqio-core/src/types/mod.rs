@@ -8,4 +8,5 @@ pub(crate) mod error;
 pub mod monitor;
 pub(crate) mod multipart;
 pub mod opt;
+pub(crate) mod trace;
 pub(crate) mod version;

@@ -10,11 +10,27 @@ use bytes::Bytes;
 /// An empty multipart (no frames) written to a transport is a no-op; `[b""]` is one empty
 /// frame.
 ///
+/// # Conversions
+///
+/// Everything a `write` takes converts with `From`/`Into`:
+///
+/// - **one frame**: [`Bytes`], `Vec<u8>`, `&[u8]`, `&str`, `String`;
+/// - **one frame per element**: `Vec<Bytes>`, `Vec<Vec<u8>>`, `Vec<&[u8]>`, `Vec<&str>`,
+///   `Vec<String>`, arrays `[T; N]` of anything `Into<Bytes>`, and any iterator of those
+///   (`collect()`).
+///
+/// `Bytes`, `Vec<u8>` and `String` frames are taken without copying; borrowed ones are
+/// copied.
+///
 /// # Example
 ///
 /// ```
 /// use zmqio_core::Multipart;
 /// use bytes::Bytes;
+///
+/// assert_eq!(Multipart::from(vec![1u8, 2, 3]).len(), 1); // one frame of three bytes
+/// assert_eq!(Multipart::from("hello").len(), 1);
+/// assert_eq!(Multipart::from(vec!["topic", "payload"]).len(), 2);
 ///
 /// let msg = Multipart::from([&b"routing-id"[..], b"", b"payload"]);
 /// assert_eq!(msg.len(), 3);
@@ -221,8 +237,85 @@ impl<T: Into<Bytes>> FromIterator<T> for Multipart {
     }
 }
 
-impl<T: Into<Bytes>> From<Vec<T>> for Multipart {
-    fn from(frames: Vec<T>) -> Self {
+// One frame. Concrete impls rather than a generic `From<Vec<T>>`, so that a `Vec<u8>` (or a
+// `&[u8]`, a `&str`) is one frame and never "a list of u8 frames".
+
+impl From<Bytes> for Multipart {
+    /// One frame, without copying.
+    fn from(frame: Bytes) -> Self {
+        Self(Frames::One(frame))
+    }
+}
+
+impl From<Vec<u8>> for Multipart {
+    /// One frame, without copying: `Multipart::from(vec![1u8, 2, 3])` has one frame of three
+    /// bytes.
+    fn from(frame: Vec<u8>) -> Self {
+        Self(Frames::One(Bytes::from(frame)))
+    }
+}
+
+impl From<&[u8]> for Multipart {
+    /// One frame (copied).
+    fn from(frame: &[u8]) -> Self {
+        Self(Frames::One(Bytes::copy_from_slice(frame)))
+    }
+}
+
+impl From<&str> for Multipart {
+    /// One frame (copied).
+    fn from(frame: &str) -> Self {
+        Self(Frames::One(Bytes::copy_from_slice(frame.as_bytes())))
+    }
+}
+
+impl From<String> for Multipart {
+    /// One frame, without copying.
+    fn from(frame: String) -> Self {
+        Self(Frames::One(Bytes::from(frame)))
+    }
+}
+
+// Many frames: one per element.
+
+impl From<Vec<Bytes>> for Multipart {
+    /// One frame per element; a vector of one frame keeps it inline.
+    fn from(frames: Vec<Bytes>) -> Self {
+        match frames.len() {
+            0 => Self::new(),
+            1 => frames.into_iter().collect(),
+            _ => Self(Frames::Many(frames)),
+        }
+    }
+}
+
+impl From<Vec<Vec<u8>>> for Multipart {
+    /// One frame per element, without copying.
+    fn from(frames: Vec<Vec<u8>>) -> Self {
+        frames.into_iter().collect()
+    }
+}
+
+impl From<Vec<&[u8]>> for Multipart {
+    /// One frame per element (copied).
+    fn from(frames: Vec<&[u8]>) -> Self {
+        frames.into_iter().map(Bytes::copy_from_slice).collect()
+    }
+}
+
+impl From<Vec<&str>> for Multipart {
+    /// One frame per element (copied).
+    fn from(frames: Vec<&str>) -> Self {
+        frames
+            .into_iter()
+            .map(|f| Bytes::copy_from_slice(f.as_bytes()))
+            .collect()
+    }
+}
+
+impl From<Vec<String>> for Multipart {
+    /// One frame per element, without copying.
+    fn from(frames: Vec<String>) -> Self {
         frames.into_iter().collect()
     }
 }
@@ -230,12 +323,6 @@ impl<T: Into<Bytes>> From<Vec<T>> for Multipart {
 impl<T: Into<Bytes>, const N: usize> From<[T; N]> for Multipart {
     fn from(frames: [T; N]) -> Self {
         frames.into_iter().collect()
-    }
-}
-
-impl From<Bytes> for Multipart {
-    fn from(frame: Bytes) -> Self {
-        Self(Frames::One(frame))
     }
 }
 
@@ -265,6 +352,69 @@ mod tests {
     }
 
     #[test]
+    fn one_frame_conversions() {
+        let one = |m: Multipart| {
+            assert_eq!(m.len(), 1, "{m:?}");
+            m[0].clone()
+        };
+        // A Vec<u8> is one frame of bytes, never a list of u8 frames.
+        assert_eq!(
+            one(Multipart::from(vec![1u8, 2, 3])),
+            Bytes::from(vec![1u8, 2, 3])
+        );
+        assert_eq!(one(Multipart::from(&b"abc"[..])), Bytes::from("abc"));
+        let owned = String::from("text");
+        assert_eq!(one(Multipart::from(owned.as_str())), Bytes::from("text"));
+        assert_eq!(one(Multipart::from(owned)), Bytes::from("text"));
+        assert_eq!(one(Multipart::from(Bytes::from("b"))), Bytes::from("b"));
+        // An empty frame is still a frame.
+        assert_eq!(one(Multipart::from(Vec::<u8>::new())), Bytes::new());
+        assert_eq!(one(Multipart::from("")), Bytes::new());
+    }
+
+    #[test]
+    fn many_frame_conversions() {
+        let expected = Multipart::from(["x", "yz"]);
+        assert_eq!(
+            Multipart::from(vec![Bytes::from("x"), Bytes::from("yz")]),
+            expected
+        );
+        assert_eq!(
+            Multipart::from(vec![b"x".to_vec(), b"yz".to_vec()]),
+            expected
+        );
+        let slices: Vec<&[u8]> = vec![b"x", b"yz"];
+        assert_eq!(Multipart::from(slices), expected);
+        let (a, b) = (String::from("x"), String::from("yz"));
+        assert_eq!(Multipart::from(vec![a.as_str(), b.as_str()]), expected);
+        assert_eq!(Multipart::from(vec![a, b]), expected);
+        // Zero and one element.
+        assert!(Multipart::from(Vec::<Vec<u8>>::new()).is_empty());
+        assert!(Multipart::from(Vec::<Bytes>::new()).is_empty());
+        assert_eq!(
+            Multipart::from(vec![Bytes::from("x")]),
+            Multipart::from("x")
+        );
+        assert_eq!(Multipart::from(vec![String::new()]).len(), 1);
+    }
+
+    /// What a function taking `impl Into<Multipart>` (like `write`) accepts.
+    #[test]
+    fn into_multipart_arguments() {
+        fn frames(m: impl Into<Multipart>) -> usize {
+            m.into().len()
+        }
+        assert_eq!(frames(vec![0u8; 10]), 1);
+        assert_eq!(frames(&b"raw"[..]), 1);
+        assert_eq!(frames("text"), 1);
+        assert_eq!(frames(format!("n={}", 1)), 1);
+        assert_eq!(frames(vec!["a", "b", "c"]), 3);
+        assert_eq!(frames(["a", "b"]), 2);
+        assert_eq!(frames([vec![1u8], vec![2u8]]), 2);
+        assert_eq!(frames((0..4u8).map(|i| vec![i]).collect::<Multipart>()), 4);
+    }
+
+    #[test]
     fn one_frame_and_many_compare_by_frames() {
         let mut built = Multipart::new();
         built.push("x");
@@ -279,7 +429,8 @@ mod tests {
         assert_eq!(rev, vec![Bytes::from("y"), Bytes::from("x")]);
         assert_eq!(Multipart::from(["only"]).into_iter().len(), 1);
         assert_eq!(format!("{built:?}"), r#"Multipart([b"x", b"y"])"#);
-        use std::hash::{BuildHasher, RandomState};
+        use std::collections::hash_map::RandomState;
+        use std::hash::BuildHasher;
         let h = RandomState::new();
         assert_eq!(
             h.hash_one(&built),

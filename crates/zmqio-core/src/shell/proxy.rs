@@ -1,0 +1,342 @@
+//! An asynchronous proxy between two streams, like libzmq's `zmq_proxy_steerable`.
+//!
+//! [`Proxy`] forwards every message that arrives on its frontend to its backend and every
+//! message that arrives on its backend to its frontend, whole (all frames, routing envelopes
+//! included), and, with a capture stream, sends a copy of each to it. A [`ProxyHandle`]
+//! pauses, resumes and terminates it from anywhere, as `zmq_proxy_steerable`'s control
+//! socket does with `PAUSE`, `RESUME` and `TERMINATE`.
+//!
+//! The usual pairs: ROUTER frontend and DEALER backend (a request/reply broker), XSUB
+//! frontend and XPUB backend (a pub/sub forwarder: subscriptions flow back through it),
+//! PULL and PUSH (a pipeline streamer).
+//!
+//! # Backpressure
+//!
+//! Nothing in the proxy grows without bound. It takes a message from one side only while
+//! the other side's write queue (and the capture's) is at most its high watermark. A side
+//! that cannot keep up therefore stops the proxy reading from the other: the other stream's
+//! read buffer fills up to its read high watermark, then that stream stops reading its
+//! socket, and libzmq's HWM holds back the peers, exactly as a slow reader would.
+//!
+//! # Example
+//!
+//! ```
+//! # async fn f(frontend: zmqio_core::ZmqStream, backend: zmqio_core::ZmqStream)
+//! # -> zmqio_core::Result<()> {
+//! use zmqio_core::proxy::Proxy;
+//!
+//! // A ROUTER frontend for clients and a DEALER backend for workers, made by the adapter's
+//! // `create_zmq_stream(..).bind(..)`.
+//! let proxy = Proxy::new(frontend, backend);
+//! let handle = proxy.handle();
+//! // Run it (here on the current task; usually spawned) until `handle.terminate()`.
+//! proxy.run().await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+
+use futures::{Sink, Stream};
+
+use crate::{Error, Result, ZmqStream};
+
+/// Messages forwarded in one direction per poll before the proxy yields to other tasks.
+const BUDGET: usize = 256;
+
+/// Forwards messages between a frontend and a backend stream, with an optional capture;
+/// see the [module docs](self).
+pub struct Proxy {
+    frontend: ZmqStream,
+    backend: ZmqStream,
+    capture: Option<ZmqStream>,
+    control: Arc<Control>,
+}
+
+/// Steers a running [`Proxy`]: pause, resume, terminate. Cheap to clone; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct ProxyHandle {
+    control: Arc<Control>,
+}
+
+/// What a [`ProxyHandle`] asks of the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    Run,
+    Pause,
+    Terminate,
+}
+
+#[derive(Debug)]
+struct Control {
+    state: Mutex<ControlState>,
+}
+
+#[derive(Debug)]
+struct ControlState {
+    command: Command,
+    /// The proxy's task, woken on every command.
+    waker: Option<Waker>,
+    /// Messages forwarded: frontend to backend, backend to frontend.
+    forwarded: [u64; 2],
+}
+
+impl Control {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ControlState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn command(&self, command: Command) {
+        let waker = {
+            let mut st = self.lock();
+            if st.command == Command::Terminate {
+                return;
+            }
+            st.command = command;
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl Proxy {
+    /// A proxy between `frontend` and `backend` (not running until [`run`](Self::run)).
+    ///
+    /// ```
+    /// # fn f(a: zmqio_core::ZmqStream, b: zmqio_core::ZmqStream) {
+    /// let proxy = zmqio_core::proxy::Proxy::new(a, b);
+    /// # }
+    /// ```
+    pub fn new(frontend: ZmqStream, backend: ZmqStream) -> Self {
+        Self {
+            frontend,
+            backend,
+            capture: None,
+            control: Arc::new(Control {
+                state: Mutex::new(ControlState {
+                    command: Command::Run,
+                    waker: None,
+                    forwarded: [0, 0],
+                }),
+            }),
+        }
+    }
+
+    /// Sends a copy of every forwarded message, in both directions, to `capture` (a PUB,
+    /// PUSH, PAIR or DEALER stream, say). The capture's write queue takes part in the
+    /// backpressure: while it is above its high watermark, nothing is forwarded.
+    ///
+    /// ```
+    /// # fn f(a: zmqio_core::ZmqStream, b: zmqio_core::ZmqStream, c: zmqio_core::ZmqStream) {
+    /// let proxy = zmqio_core::proxy::Proxy::new(a, b).capture(c);
+    /// # }
+    /// ```
+    pub fn capture(mut self, capture: ZmqStream) -> Self {
+        self.capture = Some(capture);
+        self
+    }
+
+    /// A handle to pause, resume or terminate the proxy, before or while it runs.
+    ///
+    /// ```
+    /// # fn f(a: zmqio_core::ZmqStream, b: zmqio_core::ZmqStream) {
+    /// let proxy = zmqio_core::proxy::Proxy::new(a, b);
+    /// let handle = proxy.handle();
+    /// handle.pause();
+    /// # }
+    /// ```
+    pub fn handle(&self) -> ProxyHandle {
+        ProxyHandle {
+            control: self.control.clone(),
+        }
+    }
+
+    /// Runs the proxy until it is terminated (`Ok`) or a stream fails or closes (`Err`, with
+    /// the stream's error, or [`Error::Closed`]). The streams are closed when it returns
+    /// (queued writes are still flushed).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future stops the proxy like `terminate` does; no message is lost in the
+    /// proxy itself (one is taken from a stream only when the other side accepts it at once).
+    ///
+    /// ```
+    /// # async fn f(a: zmqio_core::ZmqStream, b: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
+    /// let proxy = zmqio_core::proxy::Proxy::new(a, b);
+    /// proxy.handle().terminate();
+    /// proxy.run().await?; // returns at once: terminated
+    /// # Ok(()) }
+    /// ```
+    pub async fn run(mut self) -> Result<()> {
+        poll_fn(|cx| self.poll_run(cx)).await
+    }
+
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        {
+            let mut st = self.control.lock();
+            match st.command {
+                Command::Terminate => return Poll::Ready(Ok(())),
+                Command::Pause => {
+                    st.waker = Some(cx.waker().clone());
+                    return Poll::Pending;
+                }
+                Command::Run => st.waker = Some(cx.waker().clone()),
+            }
+        }
+        let Self {
+            frontend,
+            backend,
+            capture,
+            control,
+        } = self;
+        let forward = pass(frontend, backend, capture.as_mut(), cx)?;
+        let back = pass(backend, frontend, capture.as_mut(), cx)?;
+        {
+            let mut st = control.lock();
+            st.forwarded[0] += forward.count;
+            st.forwarded[1] += back.count;
+        }
+        if forward.budget_spent || back.budget_spent {
+            // More may be waiting: come back after other tasks had a turn.
+            cx.waker().wake_by_ref();
+        }
+        Poll::Pending
+    }
+}
+
+/// How one direction's pass went.
+struct Pass {
+    count: u64,
+    budget_spent: bool,
+}
+
+/// Moves messages from `from` to `to` (and copies them to `capture`) while `to` and
+/// `capture` are ready (write queue at most the high watermark) and `from` has some, up to
+/// the budget. Registers `cx` with whichever side it stopped on.
+fn pass(
+    from: &mut ZmqStream,
+    to: &mut ZmqStream,
+    mut capture: Option<&mut ZmqStream>,
+    cx: &mut Context<'_>,
+) -> Result<Pass> {
+    let mut count = 0;
+    while count < BUDGET as u64 {
+        match Pin::new(&mut *to).poll_ready(cx) {
+            Poll::Ready(r) => r?,
+            Poll::Pending => {
+                return Ok(Pass {
+                    count,
+                    budget_spent: false,
+                })
+            }
+        }
+        if let Some(c) = capture.as_deref_mut() {
+            match Pin::new(c).poll_ready(cx) {
+                Poll::Ready(r) => r?,
+                Poll::Pending => {
+                    return Ok(Pass {
+                        count,
+                        budget_spent: false,
+                    })
+                }
+            }
+        }
+        let msg = match Pin::new(&mut *from).poll_next(cx) {
+            Poll::Ready(Some(r)) => r?,
+            Poll::Ready(None) => return Err(Error::Closed),
+            Poll::Pending => {
+                return Ok(Pass {
+                    count,
+                    budget_spent: false,
+                })
+            }
+        };
+        if let Some(c) = capture.as_deref_mut() {
+            Pin::new(c).start_send(msg.clone())?;
+        }
+        Pin::new(&mut *to).start_send(msg)?;
+        count += 1;
+    }
+    Ok(Pass {
+        count,
+        budget_spent: true,
+    })
+}
+
+impl ProxyHandle {
+    /// Stops forwarding until [`resume`](Self::resume); messages wait in the streams and
+    /// sockets meanwhile (and hold the peers back through the watermarks). Like
+    /// `zmq_proxy_steerable`'s `PAUSE`.
+    ///
+    /// ```
+    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
+    /// h.pause();
+    /// h.resume();
+    /// # }
+    /// ```
+    pub fn pause(&self) {
+        self.control.command(Command::Pause);
+    }
+
+    /// Forwards again after [`pause`](Self::pause). Like `RESUME`.
+    ///
+    /// ```
+    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
+    /// h.resume();
+    /// # }
+    /// ```
+    pub fn resume(&self) {
+        self.control.command(Command::Run);
+    }
+
+    /// Ends the proxy: its `run()` returns `Ok(())` at its next poll. Final: a terminated
+    /// proxy does not resume. Like `TERMINATE`.
+    ///
+    /// ```
+    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
+    /// h.terminate();
+    /// assert!(h.is_terminated());
+    /// # }
+    /// ```
+    pub fn terminate(&self) {
+        self.control.command(Command::Terminate);
+    }
+
+    /// Whether [`terminate`](Self::terminate) was called.
+    ///
+    /// ```
+    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
+    /// if !h.is_terminated() { h.pause(); }
+    /// # }
+    /// ```
+    pub fn is_terminated(&self) -> bool {
+        self.control.lock().command == Command::Terminate
+    }
+
+    /// How many messages were forwarded so far: `(frontend to backend, backend to frontend)`.
+    ///
+    /// ```
+    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
+    /// let (requests, replies) = h.forwarded();
+    /// # }
+    /// ```
+    pub fn forwarded(&self) -> (u64, u64) {
+        let st = self.control.lock();
+        (st.forwarded[0], st.forwarded[1])
+    }
+}
+
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("frontend", &self.frontend)
+            .field("backend", &self.backend)
+            .field("capture", &self.capture)
+            .field("control", &self.control)
+            .finish()
+    }
+}
