@@ -13,6 +13,9 @@
 //!   driver.
 //! - [`monitor`]: `enable_monitor`/`disable_monitor`: the monitor PAIR, registered beside the
 //!   socket's fd and drained by the same driver.
+//! - [`auth`]: the ZAP handler (an ordinary transport bound at `inproc://zeromq.zap.01`),
+//!   with its pure parts (request parsing and the policy in `auth/zap.rs`, certificates and
+//!   Z85 keys in `auth/cert.rs`) beside it.
 //! - [`runtime`]: the trait a runtime adapter implements: register a descriptor, spawn a task.
 //!
 //! # The driver loop
@@ -33,6 +36,7 @@
 //! Waiting is only ever done right after `ZMQ_EVENTS` was read with no wanted bit, so an edge
 //! consumed by that read cannot be lost (rules 3 and 7).
 
+pub mod auth;
 pub(crate) mod builder;
 pub(crate) mod driver;
 pub(crate) mod monitor;
