@@ -18,6 +18,7 @@ macro_rules! scenario {
 mod endpoints;
 mod monitor;
 mod reliability;
+mod security;
 mod stream;
 mod transport;
 

@@ -242,8 +242,8 @@ macro_rules! socket_spec_methods {
         /// (nothing falls back to clear text). A socket that would authenticate its peers
         /// (a PLAIN or CURVE server, or one with a `ZapDomain`) on a context where no ZAP
         /// handler is bound fails with [`Error::InvalidState`](crate::Error::InvalidState),
-        /// unless [`allow_missing_zap_handler`](Self::allow_missing_zap_handler) was called:
-        /// libzmq would admit every peer (see [`auth`](crate::auth)).
+        /// unless [`allow_missing_zap_handler`](Self::allow_missing_zap_handler) was called
+        /// (see [`auth`](crate::auth)).
         pub fn setsockopt<O>(mut self, option: O, value: O::Value) -> Self
         where
             O: crate::opt::SetSocketOpt + Send + 'static,
@@ -257,11 +257,12 @@ macro_rules! socket_spec_methods {
         /// [`ZapDomain`](crate::opt::ZapDomain), be made on a context where no ZAP handler
         /// is bound at `inproc://zeromq.zap.01`.
         ///
-        /// Without a handler libzmq authenticates nobody: a PLAIN server admits any user name
-        /// and password, a CURVE server any client key (the traffic is still encrypted), and
-        /// the `ZapDomain` of a NULL socket is ignored. So by default the builder refuses to
-        /// make such a socket; call this only where that is what you want (a test, or a
-        /// handler that will be bound before any peer connects).
+        /// Without a handler libzmq authenticates nobody: a CURVE server admits any client
+        /// key (the traffic is still encrypted), the `ZapDomain` of a NULL socket is
+        /// ignored, and a PLAIN server fails every handshake. So by default the builder
+        /// refuses to make such a socket; call this only where that is what you want (CURVE
+        /// encryption without authentication, or a handler that will be bound before any
+        /// peer connects).
         pub fn allow_missing_zap_handler(mut self) -> Self {
             self.spec.zap_handler_optional = true;
             self

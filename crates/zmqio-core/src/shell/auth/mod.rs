@@ -32,12 +32,14 @@
 //!
 //! # No handler, no authentication
 //!
-//! libzmq's rule: when no handler is bound on the context, a PLAIN server admits any user
-//! name and password, a CURVE server any client key, and a NULL socket ignores its
-//! `ZapDomain`. So zmqio's builders refuse to make such a socket on a context where no
-//! handler is bound (`Error::InvalidState`), unless told otherwise with
+//! libzmq's rules (4.3) where no handler is bound on the context: a CURVE server admits
+//! every client key (the traffic is encrypted, but anyone may connect), a NULL socket
+//! ignores its `ZapDomain` and admits every peer, and a PLAIN server fails every handshake
+//! without telling the client why. So zmqio's builders refuse to make such a socket on a
+//! context where no handler is bound (`Error::InvalidState`), unless told otherwise with
 //! `allow_missing_zap_handler()`. Start the authenticator first, and keep it running: it
-//! stops only with [`Authenticator::stop`], never because a handle was dropped.
+//! stops only with [`Authenticator::stop`], never because a handle was dropped. (The check
+//! is made when the socket is created; the transport's own `setsockopt` is not checked.)
 //!
 //! # Example
 //!
@@ -242,8 +244,9 @@ impl Authenticator {
     /// Stops the handler: unbinds [`ZAP_ENDPOINT`] (so a new handler may start on the
     /// context as soon as this returns) and closes its socket. Idempotent.
     ///
-    /// Once stopped, libzmq authenticates nobody on this context (see the [module
-    /// docs](self#no-handler-no-authentication)).
+    /// Once stopped, libzmq no longer authenticates on this context (see the [module
+    /// docs](self#no-handler-no-authentication)): start a new handler before new peers
+    /// connect.
     pub async fn stop(&self) {
         // Unbinding an inproc endpoint frees its name at once; closing alone frees it only
         // when libzmq's reaper gets to the socket.
@@ -361,19 +364,23 @@ pub(crate) fn check_zap_handler(
         return Ok(());
     }
     Err(Error::invalid_state(format!(
-        "{what} needs a ZAP handler, and none is bound at {ZAP_ENDPOINT} on its context, so \
-         libzmq would admit every peer: start one first (start_authenticator), or call \
-         allow_missing_zap_handler() on the builder"
+        "{what} needs a ZAP handler, and none is bound at {ZAP_ENDPOINT} on its context: \
+         start one first (start_authenticator), or call allow_missing_zap_handler() on the \
+         builder"
     )))
 }
 
 /// What makes libzmq consult the ZAP handler for this socket's peers, if anything.
 fn authenticating(socket: &zmq::Socket) -> Result<Option<&'static str>> {
     Ok(match socket.get_mechanism()? {
-        zmq::Mechanism::ZMQ_PLAIN if socket.is_plain_server()? => Some("a PLAIN server"),
-        zmq::Mechanism::ZMQ_CURVE if socket.is_curve_server()? => Some("a CURVE server"),
+        zmq::Mechanism::ZMQ_PLAIN if socket.is_plain_server()? => {
+            Some("a PLAIN server (libzmq would fail every handshake)")
+        }
+        zmq::Mechanism::ZMQ_CURVE if socket.is_curve_server()? => {
+            Some("a CURVE server (libzmq would admit every client key)")
+        }
         zmq::Mechanism::ZMQ_NULL if !socket.get_zap_domain()?.unwrap_or_default().is_empty() => {
-            Some("a socket with a ZapDomain")
+            Some("a socket with a ZapDomain (libzmq would ignore the domain)")
         }
         _ => None,
     })
