@@ -20,8 +20,15 @@ const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/curve_peer.py
 /// How long a pyzmq peer may run.
 const PEER_LIMIT: Duration = Duration::from_secs(40);
 
+/// Whether the linked libzmq has CURVE. With `ZMQIO_REQUIRE_CURVE` set (CI's leg on the
+/// system libzmq), a libzmq without CURVE fails the test instead of testing the refusal.
 fn has_curve() -> bool {
-    zmq::has("curve") == Some(true)
+    let curve = zmq::has("curve") == Some(true);
+    assert!(
+        curve || std::env::var_os("ZMQIO_REQUIRE_CURVE").is_none(),
+        "ZMQIO_REQUIRE_CURVE is set, but the linked libzmq has no CURVE"
+    );
+    curve
 }
 
 fn run<F: std::future::Future + Send>(name: &str, fut: F) -> F::Output {

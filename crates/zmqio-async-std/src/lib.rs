@@ -210,7 +210,7 @@ pub async fn resolve_endpoint(endpoint: &str) -> Result<String> {
 ///
 /// ```
 /// use zmqio_async_std as zmqio;
-/// use zmqio::opt;
+/// use zmqio::{opt, zmq};
 ///
 /// # fn main() -> zmqio::Result<()> {
 /// async_std::task::block_on(async {

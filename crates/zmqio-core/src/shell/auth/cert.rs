@@ -431,7 +431,7 @@ fn zpl_entries(text: &str, origin: &str) -> Result<Vec<Entry>> {
         let name = &body[..name_len];
         let rest = body[name_len..].trim_start();
         let value = if let Some(v) = rest.strip_prefix('=') {
-            Some(zpl_value(v.trim_start()).map_err(|why| bad(why))?)
+            Some(zpl_value(v.trim_start()).map_err(bad)?)
         } else if rest.is_empty() || rest.starts_with('#') {
             None
         } else {
