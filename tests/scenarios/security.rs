@@ -69,17 +69,26 @@ async fn client(
     options(builder).connect(ep).await.unwrap()
 }
 
+/// How long one handshake may take on a loaded machine before the test says which one hung.
+const HANDSHAKE: Duration = Duration::from_secs(20);
+
 /// The server's next handshake result.
-async fn handshake(server: &mut ZmqStream) -> SocketEvent {
-    server.read_event().await.unwrap()
+async fn handshake(server: &mut ZmqStream, tag: &str) -> SocketEvent {
+    timeout(HANDSHAKE, server.read_event())
+        .await
+        .unwrap_or_else(|| panic!("{tag}: no handshake result within {HANDSHAKE:?}"))
+        .unwrap()
 }
 
 /// `client` gets a message through to `server`, whose monitor saw the handshake succeed.
 async fn admitted(server: &mut ZmqStream, client: &ZmqStream, tag: &str) {
     client.write([tag.to_owned()]).unwrap();
-    let e = handshake(server).await;
+    let e = handshake(server, tag).await;
     assert_eq!(e.event, MonitorEvent::HandshakeSucceeded, "{tag}: {e:?}");
-    let got = server.read().await.unwrap();
+    let got = timeout(HANDSHAKE, server.read())
+        .await
+        .unwrap_or_else(|| panic!("{tag}: admitted, but no message within {HANDSHAKE:?}"))
+        .unwrap();
     assert_eq!(got, Multipart::from([tag.to_owned()]), "{tag}");
 }
 
@@ -87,7 +96,7 @@ async fn admitted(server: &mut ZmqStream, client: &ZmqStream, tag: &str) {
 /// and nothing the client wrote arrives.
 async fn refused(server: &mut ZmqStream, client: &ZmqStream, status: u32, tag: &str) {
     client.write([tag.to_owned()]).unwrap();
-    let e = handshake(server).await;
+    let e = handshake(server, tag).await;
     assert_eq!(
         (e.event, e.value),
         (MonitorEvent::HandshakeFailedAuth, status),
@@ -101,8 +110,11 @@ async fn refused(server: &mut ZmqStream, client: &ZmqStream, status: u32, tag: &
 
 async fn close(streams: impl IntoIterator<Item = ZmqStream>) {
     for s in streams {
+        let what = format!("{:?}", s.transport().socket_type());
         s.close();
-        s.transport().wait_closed().await;
+        timeout(HANDSHAKE, s.transport().wait_closed())
+            .await
+            .unwrap_or_else(|| panic!("closing a {what} stream hung"));
     }
 }
 
@@ -468,7 +480,7 @@ scenario! {
         let (mut plain, ep) = server(&ctx, |b| plain_server(b).allow_missing_zap_handler()).await;
         let user = client(&ctx, &ep, plain_client("admin", "secret")).await;
         user.write(["x"]).unwrap();
-        let e = handshake(&mut plain).await;
+        let e = handshake(&mut plain, "plain without handler").await;
         assert_eq!(e.event, MonitorEvent::HandshakeFailedNoDetail, "{e:?}");
         let mut streams = vec![c, anyone, srv, user, plain];
         // A CURVE server admits every client key.

@@ -299,6 +299,10 @@ impl ZmqProtocol for ZapProtocol {
         self.transport = Some(transport.clone());
     }
 
+    fn connection_lost(&mut self, _exc: Option<Error>) {
+        self.transport = None;
+    }
+
     fn msg_received(&mut self, msg: Multipart) {
         let Some(transport) = &self.transport else {
             return;
@@ -379,7 +383,8 @@ fn authenticating(socket: &zmq::Socket) -> Result<Option<&'static str>> {
         zmq::Mechanism::ZMQ_CURVE if socket.is_curve_server()? => {
             Some("a CURVE server (libzmq would admit every client key)")
         }
-        zmq::Mechanism::ZMQ_NULL if !socket.get_zap_domain()?.unwrap_or_default().is_empty() => {
+        // A domain that is not UTF-8 is a domain all the same.
+        zmq::Mechanism::ZMQ_NULL if socket.get_zap_domain()?.map_or(true, |d| !d.is_empty()) => {
             Some("a socket with a ZapDomain (libzmq would ignore the domain)")
         }
         _ => None,
