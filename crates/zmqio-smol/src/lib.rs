@@ -207,7 +207,7 @@ pub async fn resolve_endpoint(endpoint: &str) -> Result<String> {
 ///
 /// ```
 /// use zmqio_smol as zmqio;
-/// use zmqio::opt;
+/// use zmqio::{opt, zmq};
 ///
 /// # fn main() -> zmqio::Result<()> {
 /// smol::block_on(async {

@@ -95,7 +95,7 @@ fn check_z85(text: &str) -> Result<()> {
 /// use zmqio_core::auth::Certificate;
 ///
 /// let text = r#"
-/// #   ZeroMQ CURVE Public Certificate
+/// ##   ZeroMQ CURVE Public Certificate
 /// metadata
 ///     name = "server"
 /// curve
