@@ -24,6 +24,7 @@ mod ipv6;
 mod monitor;
 mod proxy;
 mod reliability;
+mod security;
 mod stream;
 mod transport;
 mod write_queue;

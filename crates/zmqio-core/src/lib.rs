@@ -119,6 +119,7 @@ pub use types::version::{
     parse_version, version, version_info, ReleaseLevel, VersionInfo, VERSION,
 };
 
+pub use shell::auth;
 pub use shell::builder::{default_context, ConnectionBuilder, IntoEndpoints};
 pub use shell::protocol::ZmqProtocol;
 pub use shell::proxy;

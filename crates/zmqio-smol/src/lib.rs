@@ -196,3 +196,52 @@ pub async fn resolve_endpoint(endpoint: &str) -> Result<String> {
     };
     resolved_endpoint(endpoint, smol::net::resolve((host, port)).await?)
 }
+
+/// Starts a ZAP handler for `ctx` on smol: an [`auth::Authenticator`] bound at
+/// `inproc://zeromq.zap.01`, deciding who may connect to that context's PLAIN and CURVE
+/// servers (see [`auth`] for the rules). It runs until [`stop`](auth::Authenticator::stop)
+/// is called, even if every handle is dropped.
+///
+/// # Errors
+///
+/// `Error::Zmq(EADDRINUSE)` while another handler is bound on `ctx`.
+///
+/// # Example
+///
+/// A PLAIN server with one user (the `zmqio_tokio` docs show CURVE):
+///
+/// ```
+/// use zmqio_smol as zmqio;
+/// use zmqio::{opt, zmq};
+///
+/// # fn main() -> zmqio::Result<()> {
+/// smol::block_on(async {
+///     let ctx = zmq::Context::new();
+///     let auth = zmqio::start_authenticator(&ctx).await?;
+///     auth.configure_plain("*", [("admin", "secret")]);
+///
+///     let mut server = zmqio::create_zmq_stream(zmq::PULL)
+///         .context(ctx.clone())
+///         .setsockopt(opt::PlainServer, true)
+///         .bind("tcp://127.0.0.1:*")
+///         .await?;
+///     let endpoint = server.transport().bindings().into_iter().next().unwrap();
+///     let client = zmqio::create_zmq_stream(zmq::PUSH)
+///         .context(ctx.clone())
+///         .setsockopt(opt::PlainUsername, Some("admin".into()))
+///         .setsockopt(opt::PlainPassword, Some("secret".into()))
+///         .connect(endpoint)
+///         .await?;
+///     client.write(["hello"])?;
+///     assert_eq!(&server.read().await?[0][..], b"hello");
+///     assert_eq!(auth.accepted(), 1);
+///     client.close();
+///     server.close();
+///     auth.stop().await;
+///     Ok(())
+/// })
+/// # }
+/// ```
+pub async fn start_authenticator(ctx: &zmq::Context) -> Result<auth::Authenticator> {
+    auth::Authenticator::start(runtime(), ctx).await
+}

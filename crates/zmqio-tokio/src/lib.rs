@@ -185,3 +185,59 @@ pub async fn resolve_endpoint(endpoint: &str) -> Result<String> {
     };
     resolved_endpoint(endpoint, tokio::net::lookup_host((host, port)).await?)
 }
+
+/// Starts a ZAP handler for `ctx` on tokio: an [`auth::Authenticator`] bound at
+/// `inproc://zeromq.zap.01`, deciding who may connect to that context's PLAIN and CURVE
+/// servers (see [`auth`] for the rules). It runs until [`stop`](auth::Authenticator::stop)
+/// is called, even if every handle is dropped.
+///
+/// # Errors
+///
+/// `Error::Zmq(EADDRINUSE)` while another handler is bound on `ctx`.
+///
+/// # Example
+///
+/// A CURVE server that admits one client key, and that client. It needs a libzmq with
+/// CURVE (see the README's Security section), hence `no_run`:
+///
+/// ```no_run
+/// use zmqio_tokio as zmqio;
+/// use zmqio::auth::{Certificate, CurveAllow};
+/// use zmqio::opt;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> zmqio::Result<()> {
+/// let ctx = zmq::Context::new();
+/// let server_cert = Certificate::generate()?; // or Certificate::load("server.key_secret")?
+/// let client_cert = Certificate::generate()?;
+///
+/// // The handler first: a CURVE server without one would admit any client key.
+/// let auth = zmqio::start_authenticator(&ctx).await?;
+/// auth.configure_curve("*", CurveAllow::Keys([client_cert.public_key].into()));
+///
+/// let mut server = zmqio::create_zmq_stream(zmq::REP)
+///     .context(ctx.clone())
+///     .setsockopt(opt::CurveServer, true)
+///     .setsockopt(opt::CurveSecretKey, server_cert.secret_key.unwrap().to_vec())
+///     .bind("tcp://127.0.0.1:*")
+///     .await?;
+/// let endpoint = server.transport().bindings().into_iter().next().unwrap();
+///
+/// let mut client = zmqio::create_zmq_stream(zmq::REQ)
+///     .context(ctx.clone())
+///     .setsockopt(opt::CurveServerKey, server_cert.public_key.to_vec())
+///     .setsockopt(opt::CurvePublicKey, client_cert.public_key.to_vec())
+///     .setsockopt(opt::CurveSecretKey, client_cert.secret_key.unwrap().to_vec())
+///     .connect(endpoint)
+///     .await?;
+/// client.write(["hello"])?;
+/// let request = server.read().await?;
+/// server.write(request)?;
+/// assert_eq!(&client.read().await?[0][..], b"hello");
+/// assert_eq!(auth.accepted(), 1);
+/// auth.stop().await;
+/// # Ok(()) }
+/// ```
+pub async fn start_authenticator(ctx: &zmq::Context) -> Result<auth::Authenticator> {
+    auth::Authenticator::start(runtime(), ctx).await
+}

@@ -64,16 +64,22 @@ pub mod async_std {
 // with tokio (the default) still on. Documented in the README ("Runtimes and features").
 
 #[cfg(feature = "smol")]
-pub use zmqio_smol::{create_zmq_connection, create_zmq_stream, resolve_endpoint};
+pub use zmqio_smol::{
+    create_zmq_connection, create_zmq_stream, resolve_endpoint, start_authenticator,
+};
 
 #[cfg(all(feature = "async-std", not(feature = "smol")))]
-pub use zmqio_async_std::{create_zmq_connection, create_zmq_stream, resolve_endpoint};
+pub use zmqio_async_std::{
+    create_zmq_connection, create_zmq_stream, resolve_endpoint, start_authenticator,
+};
 
 #[cfg(all(feature = "tokio", not(any(feature = "smol", feature = "async-std"))))]
-pub use zmqio_tokio::{create_zmq_connection, create_zmq_stream, resolve_endpoint};
+pub use zmqio_tokio::{
+    create_zmq_connection, create_zmq_stream, resolve_endpoint, start_authenticator,
+};
 
 /// The runtime the root's entry points ([`create_zmq_connection`], [`create_zmq_stream`],
-/// [`resolve_endpoint`]) run on: `"smol"`, `"async-std"` or `"tokio"`, the first enabled of
+/// [`resolve_endpoint`], [`start_authenticator`]) run on: `"smol"`, `"async-std"` or `"tokio"`, the first enabled of
 /// the features in that order (a runtime enabled explicitly wins over the default, tokio).
 ///
 /// ```

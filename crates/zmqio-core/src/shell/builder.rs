@@ -4,7 +4,8 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use crate::engine::{Engine, ZmqBackend};
+use crate::engine::{Backend, Engine, ZmqBackend};
+use crate::opt::{OptKind, SetSocketOpt};
 use crate::runtime::Runtime;
 use crate::{shell, Error, Result, ZmqProtocol, ZmqTransport};
 
@@ -71,23 +72,35 @@ pub fn default_context() -> zmq::Context {
     shell::shutdown::process_context().0
 }
 
-/// What both builders collect: the socket to make or wrap, and where to bind and connect.
+/// One option given to a builder's `setsockopt`, applied to the engine's socket.
+type PendingOption = Box<dyn FnOnce(&mut Engine<ZmqBackend>) -> Result<()> + Send>;
+
+/// What both builders collect: the socket to make or wrap, the options to set on it, and
+/// where to bind and connect.
 #[derive(Default)]
 pub(crate) struct SocketSpec {
     pub(crate) binds: Vec<String>,
     pub(crate) connects: Vec<String>,
     pub(crate) socket: Option<zmq::Socket>,
     pub(crate) context: Option<zmq::Context>,
+    pub(crate) options: Vec<PendingOption>,
+    /// Whether a PLAIN/CURVE server (or a socket with a ZAP domain) may be made on a context
+    /// where no ZAP handler is bound (see `allow_missing_zap_handler`).
+    pub(crate) zap_handler_optional: bool,
 }
 
 impl SocketSpec {
-    /// Makes (or checks) the socket, binds, then connects. On any error the socket is closed
-    /// when the engine is dropped.
+    /// Makes (or checks) the socket, sets the options, checks that a socket which
+    /// authenticates its peers has a ZAP handler, binds, then connects. On any error the
+    /// socket is closed when the engine is dropped.
     ///
     /// The backend remembers the socket's context for the socket monitor: the one given, or
     /// the process-wide one for a socket made here. For a wrapped socket without `context`,
     /// it stays unknown (the monitor then assumes the process-wide one).
     pub(crate) fn open(self, socket_type: zmq::SocketType) -> Result<Engine<ZmqBackend>> {
+        // For the ZAP handler check: the context the socket is in (`None`: the process-wide
+        // one, which a wrapped socket without `context` is assumed to be in).
+        let context = self.context.clone();
         let backend = match self.socket {
             Some(s) => {
                 // A thread-safe (draft) socket (SERVER, CLIENT, RADIO, ...) has no ZMQ_FD
@@ -122,6 +135,14 @@ impl SocketSpec {
             },
         };
         let mut engine = Engine::new(backend, socket_type);
+        for apply in self.options {
+            apply(&mut engine)?;
+        }
+        if !self.zap_handler_optional {
+            if let Some(socket) = engine.backend().and_then(|b| b.socket()) {
+                shell::auth::check_zap_handler(socket, context.as_ref())?;
+            }
+        }
         for ep in &self.binds {
             engine.bind(ep)?;
         }
@@ -132,12 +153,43 @@ impl SocketSpec {
     }
 }
 
+impl SocketSpec {
+    /// Queues `option = value`, to be set once the socket exists, before any bind or
+    /// connect. Subscriptions set this way enter the engine's subscription set, as they do
+    /// through `ZmqTransport::setsockopt`.
+    pub(crate) fn push_option<O>(&mut self, option: O, value: O::Value)
+    where
+        O: SetSocketOpt + Send + 'static,
+        O::Value: Send + 'static,
+    {
+        self.options.push(Box::new(move |engine| {
+            let change = match O::KIND {
+                OptKind::Other => None,
+                kind => O::as_bytes(&value).map(|b| (kind == OptKind::Subscribe, b.to_vec())),
+            };
+            let socket = engine
+                .backend()
+                .and_then(|b| b.socket())
+                .ok_or(Error::Closed)?;
+            option.set(socket, value)?;
+            if let Some((on, bytes)) = change {
+                if engine.socket_type() == zmq::SUB {
+                    engine.note_subscription(&bytes, on);
+                }
+            }
+            Ok(())
+        }));
+    }
+}
+
 impl std::fmt::Debug for SocketSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocketSpec")
             .field("binds", &self.binds)
             .field("connects", &self.connects)
             .field("socket", &self.socket.is_some())
+            .field("options", &self.options.len())
+            .field("zap_handler_optional", &self.zap_handler_optional)
             .finish_non_exhaustive()
     }
 }
@@ -178,6 +230,50 @@ macro_rules! socket_spec_methods {
         /// [`zmq_sock`](Self::zmq_sock), names the context the given socket belongs to.
         pub fn context(mut self, ctx: zmq::Context) -> Self {
             self.spec.context = Some(ctx);
+            self
+        }
+
+        /// Sets a socket option once the socket is made (or wrapped), before any bind or
+        /// connect. Options are applied in the order of the calls, so a later call for the
+        /// same option wins.
+        ///
+        /// This is how options that must precede the first connection are set: CURVE and
+        /// PLAIN credentials, [`ZapDomain`](crate::opt::ZapDomain),
+        /// [`RoutingId`](crate::opt::RoutingId), the high water marks, `Linger`.
+        /// [`Subscribe`](crate::opt::Subscribe) set here enters the subscription set as
+        /// `ZmqTransport::subscribe` would.
+        ///
+        /// # Errors
+        ///
+        /// The first option libzmq refuses fails the `.await`, as a bad endpoint does: no
+        /// protocol callback runs and the socket is closed. A CURVE option where the linked
+        /// libzmq has no CURVE fails with [`Error::NotSupported`](crate::Error::NotSupported)
+        /// (nothing falls back to clear text). A socket that would authenticate its peers
+        /// (a PLAIN or CURVE server, or one with a `ZapDomain`) on a context where no ZAP
+        /// handler is bound fails with [`Error::InvalidState`](crate::Error::InvalidState),
+        /// unless [`allow_missing_zap_handler`](Self::allow_missing_zap_handler) was called
+        /// (see [`auth`](crate::auth)).
+        pub fn setsockopt<O>(mut self, option: O, value: O::Value) -> Self
+        where
+            O: crate::opt::SetSocketOpt + Send + 'static,
+            O::Value: Send + 'static,
+        {
+            self.spec.push_option(option, value);
+            self
+        }
+
+        /// Lets a PLAIN or CURVE server, or a socket with a
+        /// [`ZapDomain`](crate::opt::ZapDomain), be made on a context where no ZAP handler
+        /// is bound at `inproc://zeromq.zap.01`.
+        ///
+        /// Without a handler libzmq authenticates nobody: a CURVE server admits any client
+        /// key (the traffic is still encrypted), the `ZapDomain` of a NULL socket is
+        /// ignored, and a PLAIN server fails every handshake. So by default the builder
+        /// refuses to make such a socket; call this only where that is what you want (CURVE
+        /// encryption without authentication, or a handler that will be bound before any
+        /// peer connects).
+        pub fn allow_missing_zap_handler(mut self) -> Self {
+            self.spec.zap_handler_optional = true;
             self
         }
     };

@@ -14,6 +14,9 @@
 //! - [`monitor`]: `enable_monitor`/`disable_monitor`: the monitor PAIR, registered beside the
 //!   socket's fd and drained by the same driver.
 //! - [`proxy`]: [`Proxy`](crate::proxy::Proxy), forwarding between two streams.
+//! - [`auth`]: the ZAP handler (an ordinary transport bound at `inproc://zeromq.zap.01`),
+//!   with its pure parts (request parsing and the policy in `auth/zap.rs`, certificates and
+//!   Z85 keys in `auth/cert.rs`) beside it.
 //! - [`runtime`]: the trait a runtime adapter implements: register a descriptor, spawn a task.
 //! - [`shutdown`]: ending a program without losing what it wrote ([`shutdown`](crate::shutdown),
 //!   [`shutdown_context`](crate::shutdown_context)), the process-wide context and the
@@ -43,6 +46,7 @@
 //! `close()`/`abort()` wait for a `msg_received` running on another thread to return, so that
 //! none begins after they return. The [`driver`] module docs say how and why.
 
+pub mod auth;
 pub(crate) mod builder;
 pub(crate) mod driver;
 pub(crate) mod monitor;

@@ -130,7 +130,9 @@ pub type RawFd = std::os::windows::io::RawSocket;
 /// Each entry is `Name(ZMQ_CONSTANT): ValueType { get: getter [as conv]; set: setter [as
 /// conv] [, kind Kind]; }` with either line optional. Getter conversions: none (the `zmq`
 /// getter returns the value), `utf8` (text), `opt_utf8` (text, empty is `None`). Setter
-/// conversions: none (by value), `by_ref` (`&value`), `opt_str` (`value.as_deref()`).
+/// conversions: none (by value), `by_ref` (`&value`), `opt_str` (`value.as_deref()`),
+/// `curve` and `curve_by_ref` (as none and `by_ref`, after checking that the linked libzmq
+/// has CURVE).
 macro_rules! socket_options {
     ($(
         $(#[doc = $doc:literal])*
@@ -206,6 +208,14 @@ macro_rules! convert_set {
     ($socket:ident.$setter:ident, $value:ident, opt_str) => {
         $socket.$setter($value.as_deref())
     };
+    ($socket:ident.$setter:ident, $value:ident, curve) => {{
+        require_curve(stringify!($setter))?;
+        $socket.$setter($value)
+    }};
+    ($socket:ident.$setter:ident, $value:ident, curve_by_ref) => {{
+        require_curve(stringify!($setter))?;
+        $socket.$setter(&$value)
+    }};
 }
 
 socket_options! {
@@ -390,24 +400,30 @@ socket_options! {
         set: set_plain_password as opt_str;
     }
     /// Act as the server side of CURVE security (needs [`CurveSecretKey`]).
-    CurveServer(ZMQ_CURVE_SERVER): bool { get: is_curve_server; set: set_curve_server; }
+    ///
+    /// Where the linked libzmq has no CURVE, setting this (or any CURVE option) fails with
+    /// [`Error::NotSupported`] saying so.
+    CurveServer(ZMQ_CURVE_SERVER): bool {
+        get: is_curve_server;
+        set: set_curve_server as curve;
+    }
     /// This socket's long-term CURVE public key: 32 bytes, or 40 bytes Z85-encoded when set
     /// (always read back as 32 bytes).
     CurvePublicKey(ZMQ_CURVE_PUBLICKEY): Vec<u8> {
         get: get_curve_publickey;
-        set: set_curve_publickey as by_ref;
+        set: set_curve_publickey as curve_by_ref;
     }
     /// This socket's long-term CURVE secret key: 32 bytes, or 40 bytes Z85-encoded when set
     /// (always read back as 32 bytes).
     CurveSecretKey(ZMQ_CURVE_SECRETKEY): Vec<u8> {
         get: get_curve_secretkey;
-        set: set_curve_secretkey as by_ref;
+        set: set_curve_secretkey as curve_by_ref;
     }
     /// The server's CURVE public key, set on a client: 32 bytes, or 40 bytes Z85-encoded
     /// when set (always read back as 32 bytes).
     CurveServerKey(ZMQ_CURVE_SERVERKEY): Vec<u8> {
         get: get_curve_serverkey;
-        set: set_curve_serverkey as by_ref;
+        set: set_curve_serverkey as curve_by_ref;
     }
     /// Act as the server side of GSSAPI authentication.
     GssapiServer(ZMQ_GSSAPI_SERVER): bool { get: is_gssapi_server; set: set_gssapi_server; }
@@ -426,6 +442,19 @@ socket_options! {
         get: get_gssapi_service_principal as utf8;
         set: set_gssapi_service_principal as by_ref;
     }
+}
+
+/// `Ok` where the linked libzmq has CURVE; otherwise the error every CURVE setter returns, so
+/// that asking for CURVE never silently leaves a socket in clear text.
+pub(crate) fn require_curve(what: &str) -> Result<()> {
+    if zmq::has("curve") == Some(true) {
+        return Ok(());
+    }
+    Err(Error::not_supported(format!(
+        "{what}: CURVE is missing from the linked libzmq (built without libsodium, as the zmq \
+         crate's vendored build is); link a libzmq with CURVE as the Security section of \
+         zmqio's README explains"
+    )))
 }
 
 /// A text option's value, or `InvalidArgument` naming the option if it is not UTF-8.
@@ -587,6 +616,33 @@ mod tests {
         let (_ctx, s) = socket(zmq::REP);
         ZapDomain.set(&s, "global".into()).unwrap();
         assert_eq!(ZapDomain.get(&s).unwrap(), "global");
+    }
+
+    #[test]
+    fn curve_options_refused_without_curve() {
+        if zmq::has("curve") == Some(true) {
+            assert_eq!(require_curve("x"), Ok(()));
+            return;
+        }
+        let (_ctx, s) = socket(zmq::DEALER);
+        let refusals = [
+            CurveServer.set(&s, true),
+            CurvePublicKey.set(&s, vec![0; 32]),
+            CurveSecretKey.set(&s, vec![0; 32]),
+            CurveServerKey.set(&s, vec![0; 32]),
+        ];
+        for r in refusals {
+            match r {
+                Err(Error::NotSupported(m)) => {
+                    assert!(
+                        m.contains("CURVE is missing") && m.contains("README"),
+                        "{m}"
+                    )
+                }
+                other => panic!("expected the CURVE refusal, got {other:?}"),
+            }
+        }
+        assert_eq!(Mechanism.get(&s).unwrap(), zmq::Mechanism::ZMQ_NULL);
     }
 
     #[test]

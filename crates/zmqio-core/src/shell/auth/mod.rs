@@ -1,0 +1,414 @@
+//! Authentication: a ZAP handler (ZeroMQ RFC 27) for one context, CURVE certificates and
+//! Z85 keys, like pyzmq's `zmq.auth`.
+//!
+//! libzmq asks the ZAP handler bound at `inproc://zeromq.zap.01` in a socket's context
+//! whether to admit each peer of a PLAIN or CURVE server socket, and of a NULL socket that
+//! has a [`ZapDomain`](crate::opt::ZapDomain). Each adapter's `start_authenticator(&ctx)`
+//! binds an [`Authenticator`] there; it runs as an ordinary zmqio transport (a ROUTER) on
+//! the adapter's runtime: no thread of its own, nothing blocking.
+//!
+//! # Rules
+//!
+//! As pyzmq's authenticators decide:
+//!
+//! - A non-empty allow list ([`Authenticator::allow`]) admits only its addresses, and the
+//!   deny list is then not consulted; otherwise an address on the deny list
+//!   ([`Authenticator::deny`]) is refused. The lists apply to every mechanism.
+//! - An admitted address still needs valid credentials: NULL needs none; PLAIN needs a user
+//!   name and password of [`configure_plain`](Authenticator::configure_plain), CURVE a
+//!   client key of [`configure_curve`](Authenticator::configure_curve). Both are looked up
+//!   for the request's domain, or for `"*"` (any domain, the empty one included) where that
+//!   domain has no entry. (pyzmq looks up the request's domain only, and `"*"` for the empty
+//!   one.) Nothing configured for PLAIN or CURVE means every such client is refused.
+//! - With a custom handler ([`Authenticator::set_handler`]), a request the address lists
+//!   admit is decided by that handler instead.
+//! - A malformed request (too few frames, a version other than 1.0, an empty mechanism) is
+//!   answered with status 500, an unknown mechanism or credentials of the wrong shape with
+//!   400: never an accept.
+//!
+//! A refused peer gets no message through; the server's monitor reports
+//! [`HandshakeFailedAuth`](crate::MonitorEvent::HandshakeFailedAuth) with the status code
+//! (400) as its value.
+//!
+//! # No handler, no authentication
+//!
+//! libzmq's rules (4.3) where no handler is bound on the context: a CURVE server admits
+//! every client key (the traffic is encrypted, but anyone may connect), a NULL socket
+//! ignores its `ZapDomain` and admits every peer, and a PLAIN server fails every handshake
+//! without telling the client why. So zmqio's builders refuse to make such a socket on a
+//! context where no handler is bound (`Error::InvalidState`), unless told otherwise with
+//! `allow_missing_zap_handler()`. Start the authenticator first, and keep it running: it
+//! stops only with [`Authenticator::stop`], never because a handle was dropped. (The check
+//! is made when the socket is created; the transport's own `setsockopt` is not checked.)
+//!
+//! # Example
+//!
+//! Each adapter's `start_authenticator` docs have a complete CURVE server and client with
+//! the authenticator. Certificates and keys need no runtime:
+//!
+//! ```
+//! use zmqio_core::auth::{z85_decode_key, Certificate, CurveAllow};
+//!
+//! let text = "curve\n    public-key = \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\"\n";
+//! let client = Certificate::parse(text, "client.key")?;
+//! let allowed: CurveAllow = [client.public_key].into_iter().collect();
+//! assert_eq!(client.public_key, z85_decode_key("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7")?);
+//! # Ok::<(), zmqio_core::Error>(())
+//! ```
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use futures::FutureExt;
+
+use crate::runtime::Runtime;
+use crate::{opt, ConnectionBuilder, Error, Multipart, Result, ZmqProtocol, ZmqTransport};
+
+mod cert;
+mod zap;
+
+pub use cert::{
+    create_certificates, load_certificates, z85_decode_key, z85_encode_key, Certificate,
+};
+pub use zap::{Credentials, CurveAllow, Decision, ZapRequest};
+
+use zap::{Policy, Reply, Verdict};
+
+/// The endpoint a ZAP handler binds, in the context whose sockets it authenticates.
+pub const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
+
+/// A custom decision for requests the address lists admit, for credentials kept elsewhere
+/// (a database, a directory service). Any `Fn(ZapRequest) -> impl Future<Output = Decision>`
+/// is one.
+///
+/// The future runs as a task of the authenticator's runtime, so it may await; requests are
+/// answered as their futures finish, in any order. A handler that panics answers 500 (the
+/// client is refused).
+///
+/// ```
+/// use zmqio_core::auth::{Credentials, Decision, ZapHandler, ZapRequest};
+///
+/// let handler = |request: ZapRequest| async move {
+///     match request.credentials {
+///         Credentials::Plain { username, password } if password == "let me in" => {
+///             Decision::Accept(username)
+///         }
+///         _ => Decision::Refuse("unknown user".into()),
+///     }
+/// };
+/// let request = ZapRequest::new(
+///     "",
+///     "127.0.0.1",
+///     Credentials::Plain { username: "ann".into(), password: "let me in".into() },
+/// );
+/// let decision = futures::executor::block_on(handler.authenticate(request));
+/// assert_eq!(decision, Decision::Accept("ann".into()));
+/// // Then: authenticator.set_handler(handler);
+/// ```
+pub trait ZapHandler: Send + Sync + 'static {
+    /// Decides one request.
+    fn authenticate(&self, request: ZapRequest) -> Pin<Box<dyn Future<Output = Decision> + Send>>;
+}
+
+impl<F, Fut> ZapHandler for F
+where
+    F: Fn(ZapRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Decision> + Send + 'static,
+{
+    fn authenticate(&self, request: ZapRequest) -> Pin<Box<dyn Future<Output = Decision> + Send>> {
+        Box::pin(self(request))
+    }
+}
+
+/// A ZAP handler bound on one context; every change applies to the next handshake.
+///
+/// Made by each adapter's `start_authenticator(&ctx)` (or [`Authenticator::start`] with a
+/// runtime of your own). Clones are handles to the same handler. Dropping them does not stop
+/// it (a lost handle must not open the door); [`stop`](Self::stop) does. See the
+/// [module docs](self) for the rules and an example.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+    transport: ZmqTransport,
+}
+
+struct Inner {
+    runtime: Arc<dyn Runtime>,
+    policy: Mutex<Policy>,
+    handler: Mutex<Option<Arc<dyn ZapHandler>>>,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+}
+
+impl Authenticator {
+    /// Binds a ZAP handler at [`ZAP_ENDPOINT`] on `ctx`, running on `runtime`. The adapters'
+    /// `start_authenticator(&ctx)` call this with their runtime.
+    ///
+    /// # Errors
+    ///
+    /// `Error::Zmq(EADDRINUSE)` while another handler (of zmqio or not) is bound on `ctx`.
+    pub async fn start(runtime: Arc<dyn Runtime>, ctx: &zmq::Context) -> Result<Self> {
+        let inner = Arc::new(Inner {
+            runtime: runtime.clone(),
+            policy: Mutex::new(Policy::default()),
+            handler: Mutex::new(None),
+            accepted: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+        });
+        let protocol = ZapProtocol {
+            inner: inner.clone(),
+            transport: None,
+        };
+        let (transport, _) = ConnectionBuilder::new(runtime, move || protocol, zmq::ROUTER)
+            .context(ctx.clone())
+            // Replies to handshakes still pending when the handler stops are dropped.
+            .setsockopt(opt::Linger, 0)
+            .bind(ZAP_ENDPOINT)
+            .await?;
+        Ok(Self { inner, transport })
+    }
+
+    /// Adds addresses (IP addresses as text, e.g. `"127.0.0.1"`) to the allow list. A
+    /// non-empty allow list admits only its addresses, for every mechanism, and the deny
+    /// list is then not consulted.
+    pub fn allow<S: Into<String>>(&self, addresses: impl IntoIterator<Item = S>) {
+        self.policy()
+            .allow
+            .extend(addresses.into_iter().map(Into::into));
+    }
+
+    /// Adds addresses to the deny list: refused for every mechanism, unless the allow list
+    /// is in use.
+    pub fn deny<S: Into<String>>(&self, addresses: impl IntoIterator<Item = S>) {
+        self.policy()
+            .deny
+            .extend(addresses.into_iter().map(Into::into));
+    }
+
+    /// Sets the PLAIN user names and passwords of `domain` (replacing those it had); `"*"`
+    /// covers every domain without an entry of its own.
+    ///
+    /// PLAIN sends the password in clear text: anyone who can watch the network sees it.
+    pub fn configure_plain<U: Into<String>, W: Into<String>>(
+        &self,
+        domain: &str,
+        passwords: impl IntoIterator<Item = (U, W)>,
+    ) {
+        let users = passwords
+            .into_iter()
+            .map(|(u, w)| (u.into(), w.into()))
+            .collect();
+        self.policy().passwords.insert(domain.to_owned(), users);
+    }
+
+    /// Sets which CURVE client keys `domain` admits (replacing what it had); `"*"` covers
+    /// every domain without an entry of its own. See [`CurveAllow::from_directory`] to admit
+    /// every public certificate of a directory.
+    pub fn configure_curve(&self, domain: &str, allowed: CurveAllow) {
+        self.policy().curve.insert(domain.to_owned(), allowed);
+    }
+
+    /// Decides every request the address lists admit with `handler` instead of the PLAIN and
+    /// CURVE configuration (see [`ZapHandler`]). Replaces any handler set before.
+    pub fn set_handler(&self, handler: impl ZapHandler) {
+        *lock(&self.inner.handler) = Some(Arc::new(handler));
+    }
+
+    /// Goes back to the PLAIN and CURVE configuration for every request.
+    pub fn clear_handler(&self) {
+        *lock(&self.inner.handler) = None;
+    }
+
+    /// How many handshakes were admitted so far.
+    pub fn accepted(&self) -> u64 {
+        self.inner.accepted.load(Ordering::Relaxed)
+    }
+
+    /// How many handshakes were refused so far (every reply other than 200, malformed
+    /// requests included). A refused client reconnects and asks again, so this counts
+    /// attempts, not clients.
+    pub fn refused(&self) -> u64 {
+        self.inner.refused.load(Ordering::Relaxed)
+    }
+
+    /// Whether the handler is still bound.
+    pub fn is_running(&self) -> bool {
+        !self.transport.is_closing()
+    }
+
+    /// Stops the handler: unbinds [`ZAP_ENDPOINT`] (so a new handler may start on the
+    /// context as soon as this returns) and closes its socket. Idempotent.
+    ///
+    /// Once stopped, libzmq no longer authenticates on this context (see the [module
+    /// docs](self#no-handler-no-authentication)): start a new handler before new peers
+    /// connect.
+    pub async fn stop(&self) {
+        // Unbinding an inproc endpoint frees its name at once; closing alone frees it only
+        // when libzmq's reaper gets to the socket.
+        let _ = self.transport.unbind(ZAP_ENDPOINT).await;
+        self.transport.close();
+        self.transport.wait_closed().await;
+    }
+
+    fn policy(&self) -> MutexGuard<'_, Policy> {
+        lock(&self.inner.policy)
+    }
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("running", &self.is_running())
+            .field("accepted", &self.accepted())
+            .field("refused", &self.refused())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Inner {
+    /// Counts and sends a reply. A reply that cannot be sent (the handler stopped, the
+    /// server socket went away) is dropped: the handshake then fails or times out.
+    fn send(&self, transport: &ZmqTransport, envelope: Vec<Bytes>, reply: Reply) {
+        let counter = if reply.accepts() {
+            &self.accepted
+        } else {
+            &self.refused
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let _ = transport.write(reply.into_message(envelope));
+    }
+}
+
+/// The handler's protocol: answers each request as it arrives.
+struct ZapProtocol {
+    inner: Arc<Inner>,
+    transport: Option<ZmqTransport>,
+}
+
+impl ZmqProtocol for ZapProtocol {
+    fn connection_made(&mut self, transport: &ZmqTransport) {
+        self.transport = Some(transport.clone());
+    }
+
+    fn connection_lost(&mut self, _exc: Option<Error>) {
+        self.transport = None;
+    }
+
+    fn msg_received(&mut self, msg: Multipart) {
+        let Some(transport) = &self.transport else {
+            return;
+        };
+        let (envelope, body) = zap::split_envelope(msg.into_vec());
+        let request = match zap::parse_request(&body) {
+            Ok(request) => request,
+            Err(reply) => return self.inner.send(transport, envelope, reply),
+        };
+        let handler = lock(&self.inner.handler).clone();
+        let verdict = lock(&self.inner.policy).decide(&request, handler.is_some());
+        match (verdict, handler) {
+            (Verdict::Reply(reply), _) => self.inner.send(transport, envelope, reply),
+            (Verdict::AskHandler, Some(handler)) => {
+                let request_id = request.request_id.clone();
+                // A handler that panics, now or when polled, refuses (500) and harms nothing.
+                let decision =
+                    std::panic::catch_unwind(AssertUnwindSafe(|| handler.authenticate(request)));
+                let inner = self.inner.clone();
+                let transport = transport.clone();
+                self.inner.runtime.spawn(Box::pin(async move {
+                    let panicked =
+                        || Decision::InternalError("authentication handler panicked".into());
+                    let decision = match decision {
+                        Ok(fut) => AssertUnwindSafe(fut)
+                            .catch_unwind()
+                            .await
+                            .unwrap_or_else(|_| panicked()),
+                        Err(_) => panicked(),
+                    };
+                    inner.send(
+                        &transport,
+                        envelope,
+                        Reply {
+                            request_id,
+                            decision,
+                        },
+                    );
+                }));
+            }
+            (Verdict::AskHandler, None) => {
+                let reply = Reply {
+                    request_id: request.request_id,
+                    decision: Decision::InternalError("no handler".into()),
+                };
+                self.inner.send(transport, envelope, reply);
+            }
+        }
+    }
+}
+
+/// Refuses to let `socket` authenticate its peers on a context without a ZAP handler (see
+/// the module docs). `context` is the socket's context, or `None` for the process-wide one.
+pub(crate) fn check_zap_handler(
+    socket: &zmq::Socket,
+    context: Option<&zmq::Context>,
+) -> Result<()> {
+    let Some(what) = authenticating(socket)? else {
+        return Ok(());
+    };
+    let ctx = context.cloned().unwrap_or_else(crate::default_context);
+    if zap_handler_bound(&ctx)? {
+        return Ok(());
+    }
+    Err(Error::invalid_state(format!(
+        "{what} needs a ZAP handler, and none is bound at {ZAP_ENDPOINT} on its context: \
+         start one first (start_authenticator), or call allow_missing_zap_handler() on the \
+         builder"
+    )))
+}
+
+/// What makes libzmq consult the ZAP handler for this socket's peers, if anything.
+fn authenticating(socket: &zmq::Socket) -> Result<Option<&'static str>> {
+    Ok(match socket.get_mechanism()? {
+        zmq::Mechanism::ZMQ_PLAIN if socket.is_plain_server()? => {
+            Some("a PLAIN server (libzmq would fail every handshake)")
+        }
+        zmq::Mechanism::ZMQ_CURVE if socket.is_curve_server()? => {
+            Some("a CURVE server (libzmq would admit every client key)")
+        }
+        // A domain that is not UTF-8 is a domain all the same.
+        zmq::Mechanism::ZMQ_NULL if socket.get_zap_domain()?.map_or(true, |d| !d.is_empty()) => {
+            Some("a socket with a ZapDomain (libzmq would ignore the domain)")
+        }
+        _ => None,
+    })
+}
+
+/// Whether a ZAP handler is bound on `ctx`: binding its endpoint fails with `EADDRINUSE`.
+/// Where nothing is bound, the probe unbinds at once (synchronously for inproc).
+fn zap_handler_bound(ctx: &zmq::Context) -> Result<bool> {
+    let probe = ctx.socket(zmq::PAIR)?;
+    probe.set_linger(0)?;
+    match probe.bind(ZAP_ENDPOINT) {
+        Err(zmq::Error::EADDRINUSE) => Ok(true),
+        Err(e) => Err(e.into()),
+        Ok(()) => {
+            probe.unbind(ZAP_ENDPOINT)?;
+            Ok(false)
+        }
+    }
+}
+
+/// Client public keys as a [`CurveAllow::Keys`].
+impl FromIterator<[u8; 32]> for CurveAllow {
+    fn from_iter<I: IntoIterator<Item = [u8; 32]>>(keys: I) -> Self {
+        Self::Keys(keys.into_iter().collect::<BTreeSet<_>>())
+    }
+}
