@@ -181,7 +181,7 @@ pub(crate) struct SocketOpts {
     /// This socket's routing id (what a ROUTER peer sees as the first frame)
     #[arg(long, value_name = "ID")]
     pub(crate) routing_id: Option<String>,
-    /// Report every monitor event on stderr, not only failures
+    /// Report every monitor event on stderr, not only failures (send: and each message sent)
     #[arg(short, long)]
     pub(crate) verbose: bool,
 }

@@ -52,7 +52,7 @@ async fn run(cli: Cli) -> CliResult {
     match cli.command {
         Command::Keygen(a) => cmd::keygen::run(a),
         command => {
-            socket::listen_for_interrupts();
+            socket::listen_for_interrupts()?;
             match command {
                 Command::Recv(a) => cmd::recv::run(a).await,
                 Command::Send(a) => cmd::send::run(a).await,

@@ -28,14 +28,22 @@ fn interrupts() -> &'static Notify {
     NOTIFY.get_or_init(Notify::new)
 }
 
-/// Starts listening for Ctrl-C; from then on Ctrl-C no longer kills the process, it wakes
-/// [`interrupted`]. Call once, inside the runtime.
-pub(crate) fn listen_for_interrupts() {
-    tokio::spawn(async {
-        while tokio::signal::ctrl_c().await.is_ok() {
-            interrupts().notify_one();
-        }
-    });
+/// Starts listening for Ctrl-C (SIGINT) and SIGTERM; from then on they no longer kill the
+/// process, they wake [`interrupted`]. Call once, inside the runtime, before any socket is
+/// opened: the handlers are installed before this returns, and one listener lives for the
+/// whole program, so no signal falls between two waits.
+pub(crate) fn listen_for_interrupts() -> CliResult {
+    use tokio::signal::unix::{signal, SignalKind};
+    for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
+        let mut sig =
+            signal(kind).map_err(|e| failed(format!("cannot listen for signals: {e}")))?;
+        tokio::spawn(async move {
+            while sig.recv().await.is_some() {
+                interrupts().notify_one();
+            }
+        });
+    }
+    Ok(())
 }
 
 /// Resolves at the next Ctrl-C (or at once for one not yet waited for).

@@ -133,6 +133,7 @@ async fn send_all(
     }
     let out = Out::new();
     let mut first = true;
+    let mut sent = 0u64;
     loop {
         if !first && a.interval > 0 {
             if let Some(end) = pause(sock, a.interval, a, label).await? {
@@ -153,7 +154,12 @@ async fn send_all(
             Waited::Lost(e) => return Err(lost_error(label, e)),
         };
         let t = sock.transport().clone();
+        let bytes = msg.byte_len();
         t.write(msg).map_err(|e| lost_error(label, Some(e)))?;
+        sent += 1;
+        if a.opts.verbose {
+            eprintln!("zmqio: {label}: sent message {sent} ({bytes} bytes)");
+        }
         if ty == SocketType::REQ {
             let deadline = async {
                 match a.timeout {
