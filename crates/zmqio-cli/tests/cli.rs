@@ -447,6 +447,24 @@ fn ctrl_c_on_send_still_delivers_what_was_accepted() {
 }
 
 #[test]
+fn send_exits_only_once_libzmq_delivered_what_it_accepted() {
+    watchdog(60, || {
+        // A connect with no listener: libzmq takes the message at once into the pipe of the
+        // pending connection, and the process must not exit before it is delivered (LINGER
+        // is libzmq's default, -1).
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ep = format!("ipc://{}/later.sock", dir.path().display());
+        let mut send = Proc::zmqio(&["send", "--type", "PUSH", "--connect", &ep, "late"]);
+        send.stderr_until("waiting for libzmq to deliver");
+        let mut recv = Proc::zmqio(&["recv", "--type", "PULL", "--bind", &ep, "--count", "1"]);
+        assert_eq!(recv.stdout_line(), "late");
+        let (status, _, err) = send.finish();
+        assert!(status.success(), "{status:?} {err:?}");
+        assert!(recv.finish().0.success());
+    });
+}
+
+#[test]
 fn second_ctrl_c_drops_what_no_peer_took_with_status_130() {
     watchdog(60, || {
         let mut send = Proc::zmqio(&[
