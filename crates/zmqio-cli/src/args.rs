@@ -23,7 +23,7 @@ use crate::zmqio::zmq::SocketType;
 Examples:
   zmqio recv --type PULL --bind tcp://127.0.0.1:5555 &
   zmqio send --type PUSH --connect tcp://127.0.0.1:5555 hello world
-  zmqio monitor --type DEALER --connect tcp://127.0.0.1:5555")]
+  zmqio monitor --type PUSH --connect tcp://127.0.0.1:5555")]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
