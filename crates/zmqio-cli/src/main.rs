@@ -91,8 +91,8 @@ fn parse() -> Result<Cli, ExitCode> {
     }
 }
 
-/// clap's error without its usage and hint lines, on one line: "error: the following
-/// required arguments were not provided: --type <TYPE>".
+/// clap's error without its usage and hint lines, on one line: `error: the following
+/// required arguments were not provided: --type <TYPE>`.
 fn one_line(rendered: &str) -> String {
     let mut parts = Vec::new();
     for line in rendered.lines() {

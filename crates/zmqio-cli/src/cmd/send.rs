@@ -16,8 +16,8 @@ use crate::zmqio::{zmq::SocketType, Multipart};
 enum Source {
     /// The FRAMEs, this many more times.
     Frames(Multipart, u64),
-    /// Lines of stdin.
-    Stdin(tokio::io::Lines<BufReader<tokio::io::Stdin>>),
+    /// Lines of stdin, as bytes (a line need not be UTF-8).
+    Stdin(tokio::io::Split<BufReader<tokio::io::Stdin>>),
 }
 
 impl Source {
@@ -29,8 +29,13 @@ impl Source {
                 *left -= 1;
                 Ok(Some(msg.clone()))
             }
-            Self::Stdin(lines) => match lines.next_line().await {
-                Ok(line) => Ok(line.map(|l| Multipart::from([l]))),
+            Self::Stdin(lines) => match lines.next_segment().await {
+                Ok(line) => Ok(line.map(|mut l| {
+                    if l.last() == Some(&b'\r') {
+                        l.pop();
+                    }
+                    Multipart::from([l])
+                })),
                 Err(e) => Err(failed(format!("cannot read stdin: {e}"))),
             },
         }
@@ -90,7 +95,7 @@ pub(crate) async fn run(a: SendArgs) -> CliResult {
     spec.label = label;
     let mut sock = open(spec).await?;
     let mut source = if a.stdin {
-        Source::Stdin(BufReader::new(tokio::io::stdin()).lines())
+        Source::Stdin(BufReader::new(tokio::io::stdin()).split(b'\n'))
     } else {
         Source::Frames(Multipart::from(frames), a.repeat)
     };
