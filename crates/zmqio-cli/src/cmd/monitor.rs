@@ -23,7 +23,11 @@ pub(crate) async fn run(a: MonitorArgs) -> CliResult {
                 }
             }
             Waited::Msg(_) | Waited::Interrupted => break,
-            Waited::Lost(e) => return Err(lost_error(label, e)),
+            Waited::Lost(e) => {
+                // The socket is lost: its error is the one to report.
+                let _ = sock.finish().await;
+                return Err(lost_error(label, e));
+            }
         }
     }
     sock.finish().await

@@ -57,6 +57,8 @@ pub(crate) async fn run(a: RecvArgs) -> CliResult {
                 if ty == SocketType::REP {
                     let answer = reply.clone().unwrap_or(msg);
                     if let Err(e) = sock.transport().write(answer) {
+                        // The socket is lost: its error is the one to report.
+                        let _ = sock.finish().await;
                         return Err(lost_error(type_name(ty), Some(e)));
                     }
                 }
@@ -65,7 +67,10 @@ pub(crate) async fn run(a: RecvArgs) -> CliResult {
                 }
             }
             Waited::Interrupted => break,
-            Waited::Lost(e) => return Err(lost_error(type_name(ty), e)),
+            Waited::Lost(e) => {
+                let _ = sock.finish().await;
+                return Err(lost_error(type_name(ty), e));
+            }
             Waited::Done(never) => match never {},
         }
     }
