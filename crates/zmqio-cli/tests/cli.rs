@@ -465,6 +465,29 @@ fn send_exits_only_once_libzmq_delivered_what_it_accepted() {
 }
 
 #[test]
+fn a_lost_connection_is_reported_on_stderr() {
+    watchdog(60, || {
+        let mut send = Proc::zmqio(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "one",
+        ]);
+        let ep = send.bound();
+        let mut recv = Proc::zmqio(&["recv", "--type", "PULL", "--connect", &ep]);
+        assert_eq!(recv.stdout_line(), "one");
+        // The sender exits once its message is delivered; the receiver says so.
+        assert!(send.finish().0.success());
+        let line = recv.stderr_until("connection lost");
+        assert!(line.contains(&ep), "{line}");
+        recv.interrupt();
+        assert!(recv.finish().0.success());
+    });
+}
+
+#[test]
 fn second_ctrl_c_drops_what_no_peer_took_with_status_130() {
     watchdog(60, || {
         let mut send = Proc::zmqio(&[
