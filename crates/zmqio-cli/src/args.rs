@@ -152,16 +152,16 @@ pub(crate) struct Security {
     #[arg(long, requires = "curve_secret_key", conflicts_with_all = ["curve_server_key", "plain", "plain_server"])]
     pub(crate) curve_server: bool,
     /// The server's public key, in Z85: makes this socket a CURVE client
-    #[arg(long, value_name = "KEY", value_parser = parse_key, conflicts_with_all = ["plain", "plain_server"])]
+    #[arg(long, value_name = "KEY", value_parser = parse_key, allow_hyphen_values = true, conflicts_with_all = ["plain", "plain_server"])]
     pub(crate) curve_server_key: Option<Z85Key>,
     /// This socket's public key, in Z85 (a CURVE client without one gets a fresh key pair)
-    #[arg(long, value_name = "KEY", value_parser = parse_key, requires = "curve_secret_key")]
+    #[arg(long, value_name = "KEY", value_parser = parse_key, allow_hyphen_values = true, requires = "curve_secret_key")]
     pub(crate) curve_public_key: Option<Z85Key>,
     /// This socket's secret key, in Z85
-    #[arg(long, value_name = "KEY", value_parser = parse_key)]
+    #[arg(long, value_name = "KEY", value_parser = parse_key, allow_hyphen_values = true)]
     pub(crate) curve_secret_key: Option<Z85Key>,
     /// Authenticate as a PLAIN client
-    #[arg(long, value_name = "USER:PASS", value_parser = parse_plain)]
+    #[arg(long, value_name = "USER:PASS", value_parser = parse_plain, allow_hyphen_values = true)]
     pub(crate) plain: Option<(String, String)>,
     /// Act as a PLAIN server (credentials are checked by a ZAP handler, if one runs)
     #[arg(long, conflicts_with = "plain")]
@@ -179,7 +179,7 @@ pub(crate) struct SocketOpts {
     #[arg(long, value_name = "MS", allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-1..))]
     pub(crate) linger: Option<i32>,
     /// This socket's routing id (what a ROUTER peer sees as the first frame)
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", allow_hyphen_values = true)]
     pub(crate) routing_id: Option<String>,
     /// Report every monitor event on stderr, not only failures (send: and each message sent)
     #[arg(short, long)]
@@ -207,7 +207,7 @@ pub(crate) struct RecvArgs {
     #[command(flatten)]
     pub(crate) endpoints: Endpoints,
     /// Subscribe to this topic prefix (SUB, XSUB; repeatable; default: everything)
-    #[arg(short, long, value_name = "TOPIC")]
+    #[arg(short, long, value_name = "TOPIC", allow_hyphen_values = true)]
     pub(crate) subscribe: Vec<String>,
     /// Stop after this many messages
     #[arg(short = 'n', long, value_name = "N")]
@@ -216,7 +216,7 @@ pub(crate) struct RecvArgs {
     #[arg(short, long, value_enum, default_value_t)]
     pub(crate) format: Format,
     /// REP only: answer every request with this text (default: echo the request)
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
     pub(crate) reply: Option<String>,
     #[command(flatten)]
     pub(crate) opts: SocketOpts,
@@ -619,6 +619,26 @@ mod tests {
         );
         assert!(parse_plain(":x").is_err());
         assert!(parse_plain("nopass").is_err());
+    }
+
+    #[test]
+    fn values_may_start_with_a_hyphen() {
+        // Z85 has '-' in its alphabet: a key may start with one.
+        let key = format!("-{}", &crate::keys::z85_encode(&[0; 32])[1..]);
+        let cli = Cli::try_parse_from([
+            "zmqio",
+            "recv",
+            "--type",
+            "REP",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-server",
+            "--curve-secret-key",
+            &key,
+            "--reply",
+            "-x",
+        ]);
+        assert!(cli.is_ok(), "{:?}", cli.err());
     }
 
     #[test]
