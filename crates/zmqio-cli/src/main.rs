@@ -53,13 +53,24 @@ async fn run(cli: Cli) -> CliResult {
         Command::Keygen(a) => cmd::keygen::run(a),
         command => {
             socket::listen_for_interrupts()?;
-            match command {
+            let result = match command {
                 Command::Recv(a) => cmd::recv::run(a).await,
                 Command::Send(a) => cmd::send::run(a).await,
                 Command::Monitor(a) => cmd::monitor::run(a).await,
                 Command::Proxy(a) => cmd::proxy::run(a).await,
                 Command::Bench(a) => cmd::bench::run(a).await,
                 Command::Keygen(a) => cmd::keygen::run(a),
+            };
+            // Every socket is finished (or, after an early error, closing): deliver what
+            // libzmq accepted before the process exits. The first error is the one to report.
+            let ended = socket::shutdown().await;
+            match result {
+                Err(e @ error::CliError::Dropped(_)) => Err(e),
+                Err(e) => match ended {
+                    Err(dropped @ error::CliError::Dropped(_)) => Err(dropped),
+                    _ => Err(e),
+                },
+                Ok(()) => ended,
             }
         }
     }

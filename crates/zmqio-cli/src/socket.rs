@@ -54,7 +54,6 @@ pub(crate) async fn interrupted() {
 /// A socket of one command: the stream, the context it lives in and what to report.
 pub(crate) struct Sock {
     stream: ZmqStream,
-    ctx: zmq::Context,
     /// Whether the monitor still delivers events.
     events_open: bool,
     verbose: bool,
@@ -134,9 +133,8 @@ fn failure_events() -> MonitorEvents {
 /// Opens a socket: made with no endpoints, options set, monitor on, bound (printing
 /// `bound ENDPOINT` on stderr for each bind, in order), then connected.
 pub(crate) async fn open(spec: Spec<'_>) -> CliResult<Sock> {
-    let ctx = zmq::Context::new();
+    // The process-wide context: [`shutdown`] terminates it once, at the end.
     let stream = zmqio::create_zmq_stream(spec.socket_type)
-        .context(ctx.clone())
         .await
         .map_err(|e| failed(format!("cannot make a {} socket: {e}", spec.label)))?;
     let t = stream.transport().clone();
@@ -180,7 +178,6 @@ pub(crate) async fn open(spec: Spec<'_>) -> CliResult<Sock> {
     }
     Ok(Sock {
         stream,
-        ctx,
         events_open: true,
         verbose: spec.opts.verbose || spec.all_events,
         label: spec.label.to_owned(),
@@ -410,16 +407,12 @@ impl Sock {
         }
     }
 
-    /// Closes the socket without losing what it accepted for sending: zmqio's queue is
-    /// flushed into libzmq, then the context is terminated, which waits as long as LINGER
-    /// says for libzmq to deliver. A second Ctrl-C drops what is left (status 130).
-    ///
-    /// The only place the tool ends a socket: when the library offers an end-of-program
-    /// shutdown with a limit, call it here.
+    /// Closes the socket: stops reading, flushes zmqio's write queue into libzmq and waits
+    /// until the socket is closed. What libzmq accepted is delivered by [`shutdown`] at the
+    /// end of the program. Waiting for a peer that does not come is said on stderr after a
+    /// second; Ctrl-C then drops the queue (status 130).
     pub(crate) async fn finish(self) -> CliResult {
-        let Self {
-            stream, ctx, label, ..
-        } = self;
+        let Self { stream, label, .. } = self;
         let t = stream.transport().clone();
         stream.close();
         let mut hinted = false;
@@ -443,31 +436,50 @@ impl Sock {
                 }
             }
         };
-        drop(stream);
-        // The driver closed the socket and let go of its context handle; the last handle
-        // terminates the context, which blocks while libzmq still delivers (LINGER): off the
-        // runtime's threads.
-        let mut term = tokio::task::spawn_blocking(move || drop(ctx));
-        let mut hinted = false;
-        loop {
-            tokio::select! {
-                _ = &mut term => break,
-                () = tokio::time::sleep(Duration::from_secs(1)), if !hinted => {
-                    hinted = true;
-                    eprintln!(
-                        "zmqio: {label}: waiting for libzmq to deliver what it accepted (see --linger); Ctrl-C drops it"
-                    );
-                }
-                () = interrupted() => {
-                    return Err(CliError::Dropped(format!(
-                        "{label}: dropped messages libzmq had not delivered yet"
-                    )));
-                }
-            }
-        }
         match lost {
             None => Ok(()),
             Some(e) => Err(failed(format!("{label}: connection lost: {e}"))),
+        }
+    }
+}
+
+/// Ends the program's use of libzmq without losing what it accepted for sending: terminates
+/// the process-wide context, which waits until every message its closed sockets accepted is
+/// delivered or their LINGER (libzmq's default: forever) expires. Said on stderr after a
+/// second; Ctrl-C then drops them (status 130). Call once, after every socket is finished.
+///
+/// The only place the tool ends libzmq: when the library offers an end-of-program shutdown
+/// with a limit, call it here.
+pub(crate) async fn shutdown() -> CliResult {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    // zmq_ctx_term, exactly once (guarded above). zmqio keeps the process-wide context in a
+    // static that is never dropped, so no other handle ever terminates it a second time;
+    // nothing makes a socket after this. It blocks while libzmq delivers: off the runtime.
+    let mut term = tokio::task::spawn_blocking(|| zmqio::default_context().destroy());
+    let mut hinted = false;
+    loop {
+        tokio::select! {
+            done = &mut term => {
+                return match done {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(failed(format!("cannot end libzmq: {}", e.message()))),
+                    Err(e) => Err(failed(format!("cannot end libzmq: {e}"))),
+                };
+            }
+            () = tokio::time::sleep(Duration::from_secs(1)), if !hinted => {
+                hinted = true;
+                eprintln!(
+                    "zmqio: waiting for libzmq to deliver what it accepted (see --linger); Ctrl-C drops it"
+                );
+            }
+            () = interrupted() => {
+                return Err(CliError::Dropped(
+                    "dropped messages libzmq had not delivered yet".into(),
+                ));
+            }
         }
     }
 }
