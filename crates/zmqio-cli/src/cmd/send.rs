@@ -1,0 +1,233 @@
+//! `zmqio send`: send messages given as arguments or read from stdin.
+
+use std::convert::Infallible;
+use std::future::pending;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::args::{type_name, SendArgs};
+use crate::error::{failed, usage, CliResult};
+use crate::output::{message_line, parse_hex, Out, Printed};
+use crate::socket::{lost_error, open, Extra, Sock, Spec, Waited};
+use crate::zmqio::{zmq::SocketType, Multipart};
+
+/// Where the messages come from.
+enum Source {
+    /// The FRAMEs, this many more times.
+    Frames(Multipart, u64),
+    /// Lines of stdin, as bytes (a line need not be UTF-8).
+    Stdin(tokio::io::Split<BufReader<tokio::io::Stdin>>),
+}
+
+impl Source {
+    /// The next message; `Ok(None)` at the end.
+    async fn next(&mut self) -> CliResult<Option<Multipart>> {
+        match self {
+            Self::Frames(_, 0) => Ok(None),
+            Self::Frames(msg, left) => {
+                *left -= 1;
+                Ok(Some(msg.clone()))
+            }
+            Self::Stdin(lines) => match lines.next_segment().await {
+                Ok(line) => Ok(line.map(|mut l| {
+                    if l.last() == Some(&b'\r') {
+                        l.pop();
+                    }
+                    Multipart::from([l])
+                })),
+                Err(e) => Err(failed(format!("cannot read stdin: {e}"))),
+            },
+        }
+    }
+}
+
+/// What the send loop ended with.
+enum End {
+    Done,
+    Interrupted,
+    TimedOut(u64),
+}
+
+/// Runs `zmqio send`.
+pub(crate) async fn run(a: SendArgs) -> CliResult {
+    let mut ty = a.socket_type;
+    let label = type_name(ty);
+    if a.wait_subscriber && !matches!(ty, SocketType::PUB | SocketType::XPUB) {
+        return Err(usage(format!(
+            "'--wait-subscriber' applies to PUB and XPUB, not {label}"
+        )));
+    }
+    if a.timeout.is_some() && ty != SocketType::REQ {
+        return Err(usage(format!("'--timeout' applies to REQ, not {label}")));
+    }
+    let frames: Vec<Vec<u8>> = if a.hex {
+        a.frames
+            .iter()
+            .map(|f| {
+                parse_hex(f).map_err(|e| usage(format!("invalid value for '[FRAME]...': {e}")))
+            })
+            .collect::<CliResult<_>>()?
+    } else {
+        a.frames.iter().map(|f| f.as_bytes().to_vec()).collect()
+    };
+    if ty == SocketType::ROUTER && !a.stdin && frames.len() < 2 {
+        return Err(usage(
+            "ROUTER sends ROUTING-ID FRAME...: '[FRAME]...' needs at least two frames",
+        ));
+    }
+    if ty == SocketType::ROUTER && a.stdin {
+        return Err(usage(
+            "'--stdin' cannot give ROUTER a routing id; pass FRAMEs",
+        ));
+    }
+    let mut extra = Vec::new();
+    if ty == SocketType::ROUTER {
+        // Queue a message for a peer that has not connected yet instead of dropping it.
+        extra.push(Extra::RouterMandatory);
+    }
+    if a.wait_subscriber && ty == SocketType::PUB {
+        // An XPUB publishes as a PUB does, and tells when a subscription arrives.
+        ty = SocketType::XPUB;
+    }
+    let mut spec = Spec::new(ty, &a.endpoints, &a.security, &a.opts);
+    spec.extra = &extra;
+    spec.label = label;
+    let mut sock = open(spec).await?;
+    let mut source = if a.stdin {
+        Source::Stdin(BufReader::new(tokio::io::stdin()).split(b'\n'))
+    } else {
+        Source::Frames(Multipart::from(frames), a.repeat)
+    };
+    let end = send_all(&mut sock, &a, label, &mut source).await;
+    let finished = sock.finish().await;
+    match end? {
+        End::TimedOut(ms) => Err(failed(format!("{label}: no reply within {ms} ms"))),
+        End::Done | End::Interrupted => finished,
+    }
+}
+
+async fn send_all(
+    sock: &mut Sock,
+    a: &SendArgs,
+    label: &str,
+    source: &mut Source,
+) -> CliResult<End> {
+    let ty = sock.socket_type();
+    let xpub = ty == SocketType::XPUB;
+    if a.wait_subscriber {
+        loop {
+            match sock.wait(pending::<Infallible>(), true).await {
+                Waited::Msg(m) if m.first().is_some_and(|f| f.first() == Some(&1)) => {
+                    if a.opts.verbose {
+                        eprintln!("zmqio: {label}: a subscriber joined");
+                    }
+                    break;
+                }
+                Waited::Msg(_) => {}
+                Waited::Interrupted => return Ok(End::Interrupted),
+                Waited::Lost(e) => return Err(lost_error(label, e)),
+                Waited::Done(never) => match never {},
+            }
+        }
+    }
+    if a.delay > 0 {
+        if let Some(end) = pause(sock, a.delay, a, label).await? {
+            return Ok(end);
+        }
+    }
+    let out = Out::new();
+    let mut first = true;
+    let mut sent = 0u64;
+    loop {
+        if !first && a.interval > 0 {
+            if let Some(end) = pause(sock, a.interval, a, label).await? {
+                return Ok(end);
+            }
+        }
+        first = false;
+        let msg = match sock.wait(source.next(), xpub).await {
+            Waited::Done(next) => match next? {
+                Some(msg) => msg,
+                None => return Ok(End::Done),
+            },
+            Waited::Msg(m) => {
+                note_subscription(&m, a.opts.verbose, label);
+                continue;
+            }
+            Waited::Interrupted => return Ok(End::Interrupted),
+            Waited::Lost(e) => return Err(lost_error(label, e)),
+        };
+        let t = sock.transport().clone();
+        let bytes = msg.byte_len();
+        t.write(msg).map_err(|e| lost_error(label, Some(e)))?;
+        sent += 1;
+        if a.opts.verbose {
+            eprintln!("zmqio: {label}: sent message {sent} ({bytes} bytes)");
+        }
+        if ty == SocketType::REQ {
+            let deadline = async {
+                match a.timeout {
+                    Some(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+                    None => pending().await,
+                }
+            };
+            match sock.wait(deadline, true).await {
+                Waited::Msg(reply) => {
+                    if out.line(&message_line(&reply, a.format))? == Printed::Closed {
+                        return Ok(End::Done);
+                    }
+                }
+                Waited::Done(()) => return Ok(End::TimedOut(a.timeout.unwrap_or_default())),
+                Waited::Interrupted => return Ok(End::Interrupted),
+                Waited::Lost(e) => return Err(lost_error(label, e)),
+            }
+        } else if t.get_write_buffer_size() > t.get_write_buffer_limits().1 {
+            // Backpressure: a fast source (a big stdin) waits for the peer.
+            loop {
+                match sock.wait(t.drain(), xpub).await {
+                    Waited::Done(r) => {
+                        r.map_err(|e| lost_error(label, Some(e)))?;
+                        break;
+                    }
+                    Waited::Msg(m) => note_subscription(&m, a.opts.verbose, label),
+                    Waited::Interrupted => return Ok(End::Interrupted),
+                    Waited::Lost(e) => return Err(lost_error(label, e)),
+                }
+            }
+        }
+    }
+}
+
+/// Sleeps `ms`, watching the socket; `Some` if the command must end.
+async fn pause(sock: &mut Sock, ms: u64, a: &SendArgs, label: &str) -> CliResult<Option<End>> {
+    let xpub = sock.socket_type() == SocketType::XPUB;
+    let sleep = tokio::time::sleep(Duration::from_millis(ms));
+    let mut sleep = std::pin::pin!(sleep);
+    loop {
+        match sock.wait(sleep.as_mut(), xpub).await {
+            Waited::Done(()) => return Ok(None),
+            Waited::Msg(m) => note_subscription(&m, a.opts.verbose, label),
+            Waited::Interrupted => return Ok(Some(End::Interrupted)),
+            Waited::Lost(e) => return Err(lost_error(label, e)),
+        }
+    }
+}
+
+/// An XPUB's incoming message: a subscription (0x01 topic) or an unsubscription (0x00).
+fn note_subscription(m: &Multipart, verbose: bool, label: &str) {
+    if !verbose {
+        return;
+    }
+    if let Some(frame) = m.first() {
+        let (what, topic) = match frame.split_first() {
+            Some((1, topic)) => ("subscribe", topic),
+            Some((0, topic)) => ("unsubscribe", topic),
+            _ => ("message", &frame[..]),
+        };
+        eprintln!(
+            "zmqio: {label}: {what} {:?}",
+            String::from_utf8_lossy(topic)
+        );
+    }
+}

@@ -1,0 +1,899 @@
+//! The `zmqio` binary driven from outside, in pairs of processes: `send` into `recv`,
+//! `send --type REQ` against a zmqio REP and a pyzmq REP, `monitor` seeing a connect, a proxy
+//! between a REQ and a REP, Ctrl-C, keygen, bench, and bad arguments.
+//!
+//! No fixed ports: a bind on tcp://127.0.0.1:* prints `bound ENDPOINT` as the first line of
+//! the child's stderr, and the peer is started with that endpoint. Every test runs under a
+//! watchdog, every wait on a child is bounded, and a child is killed when its handle drops.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+use serde_json::{json, Value};
+
+/// How long any one wait on a child may take (seconds, for a loaded machine).
+const WAIT: Duration = Duration::from_secs(30);
+
+/// The binary under test, for a run to completion (with a timeout).
+fn zmqio() -> assert_cmd::Command {
+    assert_cmd::Command::new(env!("CARGO_BIN_EXE_zmqio"))
+}
+
+/// Runs `body` on a thread of its own; fails the test if it takes longer than `secs`.
+fn watchdog(secs: u64, body: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = channel();
+    let handle = thread::spawn(move || {
+        body();
+        let _ = tx.send(());
+    });
+    match rx.recv_timeout(Duration::from_secs(secs)) {
+        Ok(()) => handle.join().expect("test body"),
+        // The body panicked: join() carries its panic out.
+        Err(RecvTimeoutError::Disconnected) => {
+            if let Err(panic) = handle.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        Err(RecvTimeoutError::Timeout) => panic!("watchdog: the test took more than {secs} s"),
+    }
+}
+
+/// A running `zmqio` (or any) child; killed when dropped.
+struct Proc {
+    child: Child,
+    name: String,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Receiver<String>,
+    stderr_seen: Vec<String>,
+}
+
+fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
+    let (tx, rx) = channel();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+impl Proc {
+    fn spawn(mut cmd: Command, name: &str) -> Self {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+        let stdout = lines_of(child.stdout.take().expect("piped stdout"));
+        let stderr = lines_of(child.stderr.take().expect("piped stderr"));
+        Self {
+            stdin: child.stdin.take(),
+            child,
+            name: name.to_owned(),
+            stdout,
+            stderr,
+            stderr_seen: Vec::new(),
+        }
+    }
+
+    /// `zmqio ARGS...` in the background.
+    fn zmqio(args: &[&str]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zmqio"));
+        cmd.args(args);
+        Self::spawn(cmd, &format!("zmqio {}", args.join(" ")))
+    }
+
+    /// The next stderr line that contains `needle`.
+    fn stderr_until(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr_seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "{}: no stderr line with {needle:?} ({e:?}); saw {:?}",
+                    self.name, self.stderr_seen
+                ),
+            }
+        }
+    }
+
+    /// The endpoint of the first bind: the first line on stderr.
+    fn bound(&mut self) -> String {
+        let line = self.stderr_until("");
+        line.strip_prefix("bound ")
+            .unwrap_or_else(|| panic!("{}: first stderr line {line:?}", self.name))
+            .to_owned()
+    }
+
+    /// The next line on stdout.
+    fn stdout_line(&mut self) -> String {
+        self.stdout
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("{}: no stdout line ({e:?})", self.name))
+    }
+
+    /// Waits for the child to exit; its status, remaining stdout lines and stderr lines.
+    fn finish(mut self) -> (ExitStatus, Vec<String>, Vec<String>) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: still running after {WAIT:?}",
+                self.name
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        let out: Vec<String> = self.stdout.iter().collect();
+        let mut err = std::mem::take(&mut self.stderr_seen);
+        err.extend(self.stderr.iter());
+        (status, out, err)
+    }
+
+    /// Sends SIGINT, as Ctrl-C does.
+    fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `zmqio ARGS...` run to completion (under a timeout).
+fn run(args: &[&str]) -> assert_cmd::assert::Assert {
+    zmqio().args(args).timeout(WAIT).assert()
+}
+
+#[test]
+fn push_into_pull_delivers_every_message() {
+    watchdog(60, || {
+        let mut recv = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--count",
+            "3",
+        ]);
+        let ep = recv.bound();
+        run(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "hello",
+            "world",
+            "--repeat",
+            "3",
+        ])
+        .success();
+        let (status, out, err) = recv.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(out, vec!["hello | world"; 3]);
+    });
+}
+
+#[test]
+fn pub_into_sub_sends_only_the_subscribed_topic() {
+    watchdog(60, || {
+        let mut recv = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "SUB",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--subscribe",
+            "weather",
+            "--count",
+            "2",
+        ]);
+        let ep = recv.bound();
+        // --wait-subscriber: the first message waits for the subscription (no slow joiner).
+        let mut send = Proc::zmqio(&[
+            "send",
+            "--type",
+            "PUB",
+            "--connect",
+            &ep,
+            "--wait-subscriber",
+            "--stdin",
+        ]);
+        let stdin = send.stdin.as_mut().expect("stdin");
+        stdin
+            .write_all(b"sport 1\nweather 1\nsport 2\nweather 2\n")
+            .expect("write stdin");
+        let (status, _, err) = send.finish();
+        assert!(status.success(), "{err:?}");
+        let (status, received, err) = recv.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(received, vec!["weather 1", "weather 2"]);
+    });
+}
+
+#[test]
+fn req_gets_the_replies_of_a_zmqio_rep() {
+    watchdog(60, || {
+        let mut rep = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "REP",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--reply",
+            "pong",
+            "--count",
+            "2",
+        ]);
+        let ep = rep.bound();
+        let output = zmqio()
+            .args([
+                "send",
+                "--type",
+                "REQ",
+                "--connect",
+                &ep,
+                "ping",
+                "--repeat",
+                "2",
+                "--format",
+                "json",
+            ])
+            .timeout(WAIT)
+            .output()
+            .expect("send");
+        assert!(output.status.success(), "{output:?}");
+        let replies: Vec<Value> = String::from_utf8(output.stdout)
+            .expect("utf-8")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+            .collect();
+        assert_eq!(replies, vec![json!({"frames": [{"text": "pong"}]}); 2]);
+        let (status, requests, err) = rep.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(requests, vec!["ping"; 2]);
+    });
+}
+
+const PY_REP: &str = r#"
+import sys, zmq
+ctx = zmq.Context()
+rep = ctx.socket(zmq.REP)
+rep.bind("tcp://127.0.0.1:*")
+print(rep.getsockopt_string(zmq.LAST_ENDPOINT), flush=True)
+for _ in range(int(sys.argv[1])):
+    frames = rep.recv_multipart()
+    rep.send_multipart([b"py:" + b"+".join(frames)])
+rep.close(linger=-1)
+ctx.term()
+"#;
+
+#[test]
+fn req_gets_the_replies_of_a_pyzmq_rep() {
+    watchdog(60, || {
+        let ok = Command::new("python3")
+            .args(["-c", "import zmq"])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "this test needs python3 with pyzmq: python3 -m pip install pyzmq"
+        );
+        let mut py = Command::new("python3");
+        py.args(["-c", PY_REP, "2"]);
+        let mut rep = Proc::spawn(py, "pyzmq REP");
+        let ep = rep.stdout_line();
+        run(&[
+            "send",
+            "--type",
+            "REQ",
+            "--connect",
+            &ep,
+            "hi",
+            "there",
+            "--repeat",
+            "2",
+        ])
+        .success()
+        .stdout("py:hi+there\npy:hi+there\n");
+        let (status, _, err) = rep.finish();
+        assert!(status.success(), "{err:?}");
+    });
+}
+
+#[test]
+fn monitor_sees_a_connect() {
+    watchdog(60, || {
+        let mut pull = Proc::zmqio(&["recv", "--type", "PULL", "--bind", "tcp://127.0.0.1:*"]);
+        let ep = pull.bound();
+        let mut monitor = Proc::zmqio(&[
+            "monitor",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--format",
+            "json",
+        ]);
+        let connected = loop {
+            let line = monitor.stdout_line();
+            let ev: Value = serde_json::from_str(&line).expect("one JSON object a line");
+            if ev["event"] == "Connected" {
+                break ev;
+            }
+        };
+        assert_eq!(connected["endpoint"], ep.as_str());
+        let time = connected["time"].as_str().expect("time");
+        assert!(time.ends_with('Z') && time.len() == 24, "{time}");
+        monitor.interrupt();
+        let (status, _, err) = monitor.finish();
+        assert!(
+            status.success(),
+            "Ctrl-C ends monitor cleanly: {status:?} {err:?}"
+        );
+        pull.interrupt();
+        assert!(pull.finish().0.success());
+    });
+}
+
+#[test]
+fn json_output_parses_back_with_binary_and_quoted_frames() {
+    watchdog(60, || {
+        let mut recv = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--count",
+            "2",
+            "--format",
+            "json",
+        ]);
+        let ep = recv.bound();
+        run(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--hex",
+            "00ff",
+            "0x41",
+            "",
+        ])
+        .success();
+        run(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "say \"hi\"\t\\",
+            "é",
+        ])
+        .success();
+        let (status, out, err) = recv.finish();
+        assert!(status.success(), "{err:?}");
+        let parsed: Vec<Value> = out
+            .iter()
+            .map(|l| serde_json::from_str(l).expect("JSON"))
+            .collect();
+        assert_eq!(
+            parsed,
+            vec![
+                json!({"frames": [{"hex": "00ff"}, {"text": "A"}, {"text": ""}]}),
+                json!({"frames": [{"text": "say \"hi\"\t\\"}, {"text": "é"}]}),
+            ]
+        );
+    });
+}
+
+#[test]
+fn ctrl_c_on_send_still_delivers_what_was_accepted() {
+    watchdog(60, || {
+        // No peer yet: the first message waits in the queue; the second is 60 s away.
+        let mut send = Proc::zmqio(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "-v",
+            "hello",
+            "--repeat",
+            "2",
+            "--interval",
+            "60000",
+        ]);
+        let ep = send.bound();
+        send.stderr_until("sent message 1");
+        send.interrupt();
+        // It waits for a peer to take the queued message rather than dropping it.
+        send.stderr_until("waiting for a peer to take 5 queued bytes");
+        let mut recv = Proc::zmqio(&["recv", "--type", "PULL", "--connect", &ep, "--count", "1"]);
+        assert_eq!(recv.stdout_line(), "hello");
+        let (status, _, err) = send.finish();
+        assert!(status.success(), "{status:?} {err:?}");
+        assert!(recv.finish().0.success());
+    });
+}
+
+#[test]
+fn send_exits_only_once_libzmq_delivered_what_it_accepted() {
+    watchdog(60, || {
+        // A connect with no listener: libzmq takes the message at once into the pipe of the
+        // pending connection, and the process must not exit before it is delivered (LINGER
+        // is libzmq's default, -1).
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ep = format!("ipc://{}/later.sock", dir.path().display());
+        let mut send = Proc::zmqio(&["send", "--type", "PUSH", "--connect", &ep, "late"]);
+        send.stderr_until("waiting for libzmq to deliver");
+        let mut recv = Proc::zmqio(&["recv", "--type", "PULL", "--bind", &ep, "--count", "1"]);
+        assert_eq!(recv.stdout_line(), "late");
+        let (status, _, err) = send.finish();
+        assert!(status.success(), "{status:?} {err:?}");
+        assert!(recv.finish().0.success());
+    });
+}
+
+#[test]
+fn a_lost_connection_is_reported_on_stderr() {
+    watchdog(60, || {
+        let mut send = Proc::zmqio(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "one",
+        ]);
+        let ep = send.bound();
+        let mut recv = Proc::zmqio(&["recv", "--type", "PULL", "--connect", &ep]);
+        assert_eq!(recv.stdout_line(), "one");
+        // The sender exits once its message is delivered; the receiver says so.
+        assert!(send.finish().0.success());
+        let line = recv.stderr_until("connection lost");
+        assert!(line.contains(&ep), "{line}");
+        recv.interrupt();
+        assert!(recv.finish().0.success());
+    });
+}
+
+#[test]
+fn second_ctrl_c_drops_what_no_peer_took_with_status_130() {
+    watchdog(60, || {
+        let mut send = Proc::zmqio(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "lonely",
+        ]);
+        send.bound();
+        send.stderr_until("waiting for a peer to take 6 queued bytes");
+        send.interrupt();
+        let (status, _, err) = send.finish();
+        assert_eq!(status.code(), Some(130), "{err:?}");
+        assert!(
+            err.iter().any(|l| l.contains("dropped 6 queued bytes")),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
+fn ctrl_c_ends_recv_cleanly() {
+    watchdog(60, || {
+        let mut recv = Proc::zmqio(&["recv", "--type", "SUB", "--bind", "tcp://127.0.0.1:*"]);
+        recv.bound();
+        recv.interrupt();
+        let (status, out, err) = recv.finish();
+        assert!(status.success(), "{status:?} {err:?}");
+        assert!(out.is_empty());
+    });
+}
+
+#[test]
+fn proxy_brokers_req_to_rep_and_captures_the_traffic() {
+    watchdog(120, || {
+        let mut proxy = Proc::zmqio(&[
+            "proxy",
+            "--frontend",
+            "ROUTER:tcp://127.0.0.1:*",
+            "--backend",
+            "DEALER:tcp://127.0.0.1:*",
+            "--capture",
+            "tcp://127.0.0.1:*",
+        ]);
+        let front = proxy.bound();
+        let back = proxy.stderr_until("bound ").replace("bound ", "");
+        let capture = proxy.stderr_until("bound ").replace("bound ", "");
+        let worker = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "REP",
+            "--connect",
+            &back,
+            "--reply",
+            "world",
+        ]);
+        let mut tap = Proc::zmqio(&["recv", "--type", "SUB", "--connect", &capture, "-v"]);
+        tap.stderr_until("HandshakeSucceeded");
+        // The tap's subscription reaches the capture PUB a moment after the handshake (the
+        // slow joiner): ask until a request shows up on the tap.
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            assert!(attempts <= 50, "the capture never showed a request");
+            run(&["send", "--type", "REQ", "--connect", &front, "hello"])
+                .success()
+                .stdout("world\n");
+            let seen = tap.stdout.recv_timeout(Duration::from_millis(200));
+            if seen.is_ok_and(|line| line.ends_with(" |  | hello")) {
+                break;
+            }
+        }
+        // The copy of the reply follows its request: [routing id, "", "world"].
+        loop {
+            let line = tap.stdout_line();
+            if line.ends_with(" |  | world") {
+                break;
+            }
+        }
+        for p in [&proxy, &worker, &tap] {
+            p.interrupt();
+        }
+        for p in [proxy, worker, tap] {
+            let (status, _, err) = p.finish();
+            assert!(status.success(), "{status:?} {err:?}");
+        }
+    });
+}
+
+fn has_curve() -> bool {
+    zmq::has("curve") == Some(true)
+}
+
+#[test]
+fn keygen_prints_z85_keys_or_says_why_not() {
+    watchdog(60, || {
+        if !has_curve() {
+            run(&["keygen"])
+                .code(1)
+                .stderr(predicate::str::contains("without CURVE"));
+            return;
+        }
+        let out = run(&["keygen"]).success().get_output().stdout.clone();
+        let text = String::from_utf8(out).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[0].starts_with("public: ") && lines[0].len() == 48,
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with("secret: ") && lines[1].len() == 48,
+            "{text}"
+        );
+    });
+}
+
+const PY_LOAD_CERTS: &str = r#"
+import sys, zmq, zmq.auth
+public, _ = zmq.auth.load_certificate(sys.argv[1] + ".key")
+public2, secret = zmq.auth.load_certificate(sys.argv[1] + ".key_secret")
+assert public == public2, (public, public2)
+assert zmq.curve_public(secret) == public
+print("ok")
+"#;
+
+#[test]
+fn keygen_writes_certificates_pyzmq_reads() {
+    watchdog(60, || {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("certs");
+        let out = out.to_str().expect("utf-8 path");
+        if !has_curve() {
+            run(&["keygen", "--out", out, "server"]).code(1);
+            return;
+        }
+        run(&["keygen", "--out", out, "server"]).success();
+        let secret = std::fs::metadata(format!("{out}/server.key_secret")).expect("secret file");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(secret.permissions().mode() & 0o777, 0o600);
+        let base = format!("{out}/server");
+        let check = assert_cmd::Command::new("python3")
+            .args(["-c", PY_LOAD_CERTS, &base])
+            .timeout(WAIT)
+            .output()
+            .expect("python3");
+        assert!(check.status.success(), "{check:?}");
+    });
+}
+
+/// A key pair from `zmqio keygen`.
+fn keygen() -> (String, String) {
+    let out = run(&["keygen"]).success().get_output().stdout.clone();
+    let text = String::from_utf8(out).expect("utf-8");
+    let mut lines = text.lines();
+    let public = lines.next().expect("public")["public: ".len()..].to_owned();
+    let secret = lines.next().expect("secret")["secret: ".len()..].to_owned();
+    (public, secret)
+}
+
+#[test]
+fn curve_gets_through_with_the_right_key_and_a_wrong_one_is_reported() {
+    watchdog(90, || {
+        if !has_curve() {
+            let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+            run(&[
+                "recv",
+                "--type",
+                "PULL",
+                "--bind",
+                "tcp://127.0.0.1:*",
+                "--curve-server",
+                "--curve-secret-key",
+                key,
+            ])
+            .code(1)
+            .stderr(predicate::str::contains("without CURVE"));
+            return;
+        }
+        let (server_public, server_secret) = keygen();
+        let (wrong_public, _) = keygen();
+        let mut server = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-server",
+            "--curve-secret-key",
+            &server_secret,
+            "--count",
+            "1",
+        ]);
+        let ep = server.bound();
+        // A client with the wrong server key fails the handshake; the server says so.
+        let wrong = Proc::zmqio(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--curve-server-key",
+            &wrong_public,
+            "--linger",
+            "0",
+            "intruder",
+        ]);
+        server.stderr_until("handshake");
+        drop(wrong);
+        run(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--curve-server-key",
+            &server_public,
+            "secret",
+        ])
+        .success();
+        let (status, out, err) = server.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(out, vec!["secret"]);
+    });
+}
+
+#[test]
+fn bench_reports_rates_and_latency() {
+    watchdog(120, || {
+        run(&[
+            "bench",
+            "--type",
+            "push-pull",
+            "--count",
+            "2000",
+            "--size",
+            "100",
+        ])
+        .success()
+        .stdout(predicate::str::contains("msgs/s").and(predicate::str::contains("MB/s")));
+        run(&[
+            "bench",
+            "--type",
+            "pub-sub",
+            "--count",
+            "2000",
+            "--transport",
+            "inproc",
+        ])
+        .success()
+        .stdout(predicate::str::contains("msgs/s"));
+        run(&["bench", "--type", "req-rep", "--count", "200"])
+            .success()
+            .stdout(predicate::str::contains("p50").and(predicate::str::contains("p99")));
+    });
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line_naming_the_argument() {
+    watchdog(120, || {
+        let key39 = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf";
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["recv", "--type", "FOO", "--bind", "tcp://127.0.0.1:*"],
+                "--type",
+            ),
+            (
+                &[
+                    "send",
+                    "--type",
+                    "SUB",
+                    "--connect",
+                    "tcp://127.0.0.1:5555",
+                    "x",
+                ],
+                "--type",
+            ),
+            (
+                &["recv", "--type", "PUSH", "--bind", "tcp://127.0.0.1:*"],
+                "--type",
+            ),
+            (
+                &["recv", "--type", "PULL", "--bind", "127.0.0.1:5555"],
+                "--bind",
+            ),
+            (&["recv", "--type", "PULL", "--bind", "bogus://x"], "--bind"),
+            // Well formed, but libzmq refuses the port (EINVAL).
+            (
+                &["recv", "--type", "PULL", "--bind", "tcp://127.0.0.1:99999"],
+                "--bind",
+            ),
+            (
+                &[
+                    "send",
+                    "--type",
+                    "PUSH",
+                    "--connect",
+                    "tcp://127.0.0.1:5555x",
+                    "x",
+                ],
+                "--connect",
+            ),
+            (&["recv", "--type", "PULL"], "--bind"),
+            (&["recv", "--bind", "tcp://127.0.0.1:*"], "--type"),
+            (
+                &[
+                    "send",
+                    "--type",
+                    "PUSH",
+                    "--connect",
+                    "tcp://127.0.0.1:5555",
+                    "--curve-server-key",
+                    key39,
+                    "x",
+                ],
+                "--curve-server-key",
+            ),
+            (
+                &[
+                    "recv",
+                    "--type",
+                    "PULL",
+                    "--bind",
+                    "tcp://127.0.0.1:*",
+                    "--subscribe",
+                    "x",
+                ],
+                "--subscribe",
+            ),
+            (
+                &[
+                    "send",
+                    "--type",
+                    "PUSH",
+                    "--connect",
+                    "tcp://127.0.0.1:5555",
+                    "--hex",
+                    "zz",
+                ],
+                "[FRAME]",
+            ),
+            (
+                &[
+                    "send",
+                    "--type",
+                    "PUSH",
+                    "--connect",
+                    "tcp://127.0.0.1:5555",
+                ],
+                "FRAME",
+            ),
+            (
+                &[
+                    "proxy",
+                    "--frontend",
+                    "REQ:tcp://127.0.0.1:*",
+                    "--backend",
+                    "DEALER:tcp://127.0.0.1:*",
+                ],
+                "--frontend",
+            ),
+            (
+                &[
+                    "recv",
+                    "--type",
+                    "PULL",
+                    "--bind",
+                    "tcp://127.0.0.1:*",
+                    "--plain",
+                    "nopass",
+                ],
+                "--plain",
+            ),
+            (&["keygen", "--out", "/tmp"], "NAME"),
+        ];
+        for (args, arg) in cases {
+            let output = zmqio().args(*args).timeout(WAIT).output().expect("zmqio");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+            assert_eq!(
+                stderr.lines().count(),
+                1,
+                "{args:?}: one line, got {stderr:?}"
+            );
+            assert!(
+                stderr.contains(arg),
+                "{args:?}: {stderr:?} does not name {arg}"
+            );
+            assert!(output.stdout.is_empty(), "{args:?}");
+        }
+    });
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    watchdog(60, || {
+        for sub in ["recv", "send", "monitor", "proxy", "keygen", "bench"] {
+            run(&[sub, "--help"]).success().stdout(
+                predicate::str::contains("Examples:")
+                    .and(predicate::str::contains(format!("zmqio {sub}"))),
+            );
+        }
+        run(&["send", "--help"])
+            .success()
+            .stdout(predicate::str::contains("slow joiner"));
+    });
+}
