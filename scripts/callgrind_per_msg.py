@@ -15,7 +15,10 @@ sender and receiver threads). "malloc+free" is the inclusive cost of malloc, fre
 calloc (and their aliases and aligned variants).
 
 Usage:
-    callgrind_per_msg.py table N RAW_VARIANT RUN...        RUN = WORKLOAD:VARIANT:PREFIX_N:PREFIX_2N
+    callgrind_per_msg.py table N RAW_VARIANT RUN...
+        RUN = WORKLOAD:VARIANT:PAIR[,PAIR...] and PAIR = PREFIX_N+PREFIX_2N (repetitions);
+        each column is the median over the repetitions, and "spread" is the range of the
+        application side over them
     callgrind_per_msg.py profile N TOP PREFIX_N PREFIX_2N
 where PREFIX is the --callgrind-out-file of the run without its per-thread suffix.
 """
@@ -145,21 +148,31 @@ def fmt(x):
     return f"{x:,.0f}"
 
 
+def median(xs):
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+
+
 def table(n, raw_variant, runs):
     rows = []
     for run in runs:
-        workload, variant, p1, p2 = run.split(":")
-        rows.append((workload, variant, per_msg(n, p1, p2)))
-    raw = {w: r for w, v, r in rows if v == raw_variant}
-    print("| workload | variant | application side | ratio to raw | libzmq threads | total "
-          "| ratio to raw | malloc+free, application side | malloc+free, all threads |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for w, v, (app, bg, alloc_app, alloc_all) in rows:
+        workload, variant, pairs = run.split(":")
+        reps = [per_msg(n, *pair.split("+")) for pair in pairs.split(",")]
+        cols = [median([r[i] for r in reps]) for i in range(4)]
+        spread = (min(r[0] for r in reps), max(r[0] for r in reps))
+        rows.append((workload, variant, cols, spread, len(reps)))
+    raw = {w: r for w, v, r, _, _ in rows if v == raw_variant}
+    print("| workload | variant | application side | spread | ratio to raw | libzmq threads "
+          "| total | ratio to raw | malloc+free, application side | malloc+free, all threads |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for w, v, (app, bg, alloc_app, alloc_all), (lo, hi), k in rows:
         ref = raw.get(w)
         ratio = f"{app / ref[0]:.2f}" if ref else "-"
         tratio = f"{(app + bg) / (ref[0] + ref[1]):.2f}" if ref else "-"
-        print(f"| {w} | {v} | {fmt(app)} | {ratio} | {fmt(bg)} | {fmt(app + bg)} | {tratio} "
-              f"| {fmt(alloc_app)} | {fmt(alloc_all)} |")
+        spread = f"{fmt(lo)}-{fmt(hi)}" if k > 1 else "-"
+        print(f"| {w} | {v} | {fmt(app)} | {spread} | {ratio} | {fmt(bg)} | {fmt(app + bg)} "
+              f"| {tratio} | {fmt(alloc_app)} | {fmt(alloc_all)} |")
 
 
 def label(obj, fn):

@@ -4,7 +4,7 @@
 #
 #   scripts/instructions.sh                       # T64 and T2F; raw, protocol and stream API on tokio current-thread
 #   scripts/instructions.sh -w T64 -v raw-1io,proto-tokio-ct,proto-smol -n 20000
-#   scripts/instructions.sh -p 25                 # also the 25 costliest functions per message, per variant
+#   scripts/instructions.sh -r 3 -p 25            # medians of 3; the 25 costliest functions per message
 #   BENCH=/path/to/zmqio-bench scripts/instructions.sh   # measure another build (e.g. vendored libzmq)
 #
 # Each cell is two runs of `zmqio-bench --instr WORKLOAD VARIANT COUNT`, with N and 2N
@@ -25,6 +25,7 @@ options:
   -v LIST     variant ids of zmqio-bench (default raw-1io,proto-tokio-ct,stream-tokio-ct);
               the ratios are to raw-1io, which is always run
   -i N        libzmq I/O threads of every context (default 1)
+  -r N        repetitions of each cell; the table shows medians and the spread (default 1)
   -p TOP      also print the TOP costliest functions per message on the application side
   -o DIR      keep the callgrind files in DIR (default: a temporary directory, removed)
 EOF
@@ -34,14 +35,16 @@ count=50000
 workloads=T64,T2F
 variants=raw-1io,proto-tokio-ct,stream-tokio-ct
 io=1
+reps=1
 top=0
 out=
-while getopts "n:w:v:i:p:o:h" opt; do
+while getopts "n:w:v:i:r:p:o:h" opt; do
     case $opt in
         n) count=$OPTARG ;;
         w) workloads=$OPTARG ;;
         v) variants=$OPTARG ;;
         i) io=$OPTARG ;;
+        r) reps=$OPTARG ;;
         p) top=$OPTARG ;;
         o) out=$OPTARG ;;
         h) usage; exit 0 ;;
@@ -77,21 +80,25 @@ runs=()
 started=$SECONDS
 for w in ${workloads//,/ }; do
     for v in ${variants//,/ }; do
-        prefixes=()
-        for n in "$count" $((2 * count)); do
-            prefix=$out/$w.$v.$n
-            rm -f "$prefix" "$prefix"-*
-            echo "== $w $v $n" >&2
-            valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$prefix" \
-                --log-file="$prefix.log" "$BENCH" --instr "$w" "$v" "$n" --io-threads "$io" 2>"$prefix.err" \
-                || { cat "$prefix.log" "$prefix.err" >&2; exit 1; }
-            prefixes+=("$prefix")
+        pairs=
+        for r in $(seq "$reps"); do
+            prefixes=()
+            for n in "$count" $((2 * count)); do
+                prefix=$out/$w.$v.$n.$r
+                rm -f "$prefix" "$prefix"-*
+                echo "== $w $v $n (repetition $r)" >&2
+                valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$prefix" \
+                    --log-file="$prefix.log" "$BENCH" --instr "$w" "$v" "$n" --io-threads "$io" \
+                    2>"$prefix.err" || { cat "$prefix.log" "$prefix.err" >&2; exit 1; }
+                prefixes+=("$prefix")
+            done
+            pairs=${pairs:+$pairs,}${prefixes[0]}+${prefixes[1]}
+            if [ "$top" -gt 0 ] && [ "$r" = 1 ]; then
+                echo "# $w, $v" >>"$out/profiles.txt"
+                python3 "$py" profile "$count" "$top" "${prefixes[@]}" >>"$out/profiles.txt"
+            fi
         done
-        runs+=("$w:$v:${prefixes[0]}:${prefixes[1]}")
-        if [ "$top" -gt 0 ]; then
-            echo "# $w, $v" >>"$out/profiles.txt"
-            python3 "$py" profile "$count" "$top" "${prefixes[@]}" >>"$out/profiles.txt"
-        fi
+        runs+=("$w:$v:$pairs")
     done
 done
 
@@ -100,7 +107,7 @@ if ldd "$BENCH" 2>/dev/null | grep -q libzmq; then
 else
     linked="static, the vendored build of zmq-sys"
 fi
-echo "# Instructions per message (callgrind; (cost of 2N - cost of N) / N, N = $count)"
+echo "# Instructions per message (callgrind; (cost of 2N - cost of N) / N, N = $count; $reps repetition(s))"
 echo
 echo "$(grep -o 'libzmq [0-9.]*' "$prefix.err" | head -1) ($linked), $io I/O thread(s); \
 $(nproc) cores; load average at the end $(cut -d' ' -f1-3 /proc/loadavg); $((SECONDS - started)) s"
