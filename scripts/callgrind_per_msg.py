@@ -50,6 +50,7 @@ class Thread:
         self.total = 0
         self.excl = defaultdict(int)  # (obj, fn) -> cost
         self.incl = defaultdict(int)  # (obj, fn) -> cost, self plus calls out (no self-calls)
+        self.calls = defaultdict(int)  # ((obj, fn), (obj, fn)) -> inclusive cost of the calls
         self.libzmq = False
 
 
@@ -88,6 +89,7 @@ def parse(path):
                     callee = (cob if cob is not None else ob, cfn)
                     if callee != (ob, fn):
                         t.incl[(ob, fn)] += cost
+                        t.calls[((ob, fn), callee)] += cost
                     if fn == "start_thread":
                         started_by.append(callee)
                     cob = cfn = None
@@ -175,6 +177,38 @@ def table(n, raw_variant, runs):
               f"| {tratio} | {fmt(alloc_app)} | {fmt(alloc_all)} |")
 
 
+# Where the application side's instructions go, by function (exclusive cost, so the
+# categories add up to the whole). First match wins.
+CATEGORIES = [
+    ("malloc/free", re.compile(
+        r"^(malloc|free|realloc|calloc|cfree|_int_\w+|malloc_consolidate|unlink_chunk.*"
+        r"|alloc_perturb|tcache\w*|posix_memalign|_mid_memalign.*|aligned_alloc|memalign"
+        r"|__libc_(malloc|free|realloc|calloc|memalign)|sysmalloc|systrim"
+        r"|__rustc::__r(ust|dl)_\w+|__rust_(alloc|dealloc|realloc|alloc_zeroed)\w*)$")),
+    ("libzmq (C++)", re.compile(r"^(zmq_|zmq::\w+_t\b|zmq::[a-z_]+::|libzmq[^:]*:0x|zmq::clock_t)")),
+    ("zmq crate (Rust FFI wrapper)", re.compile(r"^<?zmq::")),
+    ("Multipart, Bytes", re.compile(r"^<?(zmqio_core::types::multipart::|bytes::)")),
+    ("zmqio engine", re.compile(r"^<?zmqio_core::engine::")),
+    ("zmqio shell (driver, transport, stream)", re.compile(r"zmqio_core::")),
+    # The raw benchmark's thread bodies are inlined into std's thread entry.
+    ("benchmark code", re.compile(r"zmqio_bench|__rust_begin_short_backtrace")),
+    ("locks", re.compile(r"^(__)?pthread_mutex|^__lll_(lock|unlock)|futex|std::sys::sync|Mutex|"
+                         r"parking_lot")),
+    ("runtime, wakers", re.compile(r"tokio::|async_task|async_executor|async_io|async_std|smol|"
+                                   r"polling::|futures_|mio::|[Ww]aker|wake")),
+    ("memcpy, memset", re.compile(r"^(__)?mem(cpy|move|set|cmp)")),
+    ("system calls", re.compile(r"^(poll|epoll_\w+|read|write|recv\w*|send\w*|__GI_\w+|"
+                                r"syscall|clock_gettime|__clock_gettime|__vdso\w*|eventfd\w*)$")),
+]
+
+
+def category(name):
+    for title, pattern in CATEGORIES:
+        if pattern.search(name):
+            return title
+    return "other"
+
+
 def label(obj, fn):
     """A function's name; for an address without a symbol, the object it is in."""
     if fn and fn.startswith("0x"):
@@ -182,12 +216,34 @@ def label(obj, fn):
     return fn
 
 
+# Groups of functions whose inclusive cost the profile reports, entered from outside the
+# group (a call from one member to another is not counted twice).
+GROUPS = [
+    ("allocation (malloc, free, realloc, calloc, memalign; Rust's allocator shims)",
+     lambda f: f in ALLOC or re.match(r"^(__rustc::)?__r(ust|dl)_(alloc|dealloc|realloc)", f)
+     or f in ("_int_malloc", "_int_free", "_int_realloc", "_int_memalign", "malloc_consolidate")),
+    ("libzmq send (zmq_msg_send)", lambda f: f == "zmq_msg_send"),
+    ("libzmq receive (zmq_msg_recv)", lambda f: f == "zmq_msg_recv"),
+    ("ZMQ_EVENTS and other option reads (zmq_getsockopt)", lambda f: f == "zmq_getsockopt"),
+    ("poll(2) inside libzmq (mailbox checks)", lambda f: f == "poll"),
+    ("Multipart, Bytes (their own functions)",
+     lambda f: re.match(r"^<?(zmqio_core::types::multipart::|bytes::)", f) is not None),
+    ("wakers (wake, wake_by_ref, AtomicWaker)", lambda f: re.search(r"[Ww]ake", f) is not None),
+    ("locks, out of line (pthread_mutex, futex, std's contended path)",
+     lambda f: re.search(r"^(__)?pthread_mutex|futex|lock_contended|^__lll_", f) is not None),
+    ("Shared::lock (the transport's state lock)", lambda f: f.endswith("Shared::lock")),
+]
+
+
 def profile(n, top, p1, p2):
     """The costliest functions per message on the application side, exclusive and
-    inclusive, differenced between the two runs. The inclusive list leaves out the frames
+    inclusive, differenced between the two runs; the costs by category (exclusive) and by
+    group (inclusive); allocations by call site. The inclusive list leaves out the frames
     that contain nearly everything (main, the runtime's block_on, thread entry points)."""
+    alloc = GROUPS[0][1]
+
     def costs(prefix):
-        excl, incl = defaultdict(int), defaultdict(int)
+        excl, incl, groups, sites = (defaultdict(int) for _ in range(4))
         total = 0
         for t in threads(prefix):
             if t.libzmq:
@@ -197,18 +253,39 @@ def profile(n, top, p1, p2):
                 excl[label(*k)] += c
             for k, c in t.incl.items():
                 incl[label(*k)] += c
-        return excl, incl, total
+            for (caller, callee), c in t.calls.items():
+                a, b = label(*caller), label(*callee)
+                for title, member in GROUPS:
+                    if member(b) and not member(a):
+                        groups[title] += c
+                if alloc(b) and not alloc(a):
+                    sites[a] += c
+        return excl, incl, groups, sites, total
 
-    (e1, i1, t1), (e2, i2, t2) = costs(p1), costs(p2)
-    app = (t2 - t1) / n
-    for title, a, b in (("exclusive", e1, e2), ("inclusive", i1, i2)):
-        d = {k: (b.get(k, 0) - a.get(k, 0)) / n for k in set(a) | set(b)}
-        if title == "inclusive":
-            d = {k: v for k, v in d.items() if v < 0.9 * app}
-        print(f"## application side ({app:,.0f} per message), {title}, instructions per message")
-        for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:top]:
+    r1, r2 = costs(p1), costs(p2)
+    app = (r2[4] - r1[4]) / n
+
+    def diff(i):
+        a, b = r1[i], r2[i]
+        return {k: (b.get(k, 0) - a.get(k, 0)) / n for k in set(a) | set(b)}
+
+    def show(title, d, limit):
+        print(f"## application side ({app:,.0f} per message), {title}")
+        for k, v in sorted(d.items(), key=lambda kv: -kv[1])[:limit]:
             print(f"{v:9.1f}  {k}")
         print()
+
+    excl = diff(0)
+    cats = defaultdict(float)
+    for k, v in excl.items():
+        cats[category(k)] += v
+    show("by category (exclusive costs; they add up to the whole)", cats, len(cats))
+    show("groups (inclusive, entered from outside the group)", diff(2), len(GROUPS))
+    show("allocation by call site (inclusive)", diff(3), 12)
+    if top > 0:
+        show("exclusive, instructions per message", excl, top)
+        incl = {k: v for k, v in diff(1).items() if v < 0.9 * app}
+        show("inclusive, instructions per message", incl, top)
 
 
 def main(argv):
