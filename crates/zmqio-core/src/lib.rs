@@ -34,7 +34,9 @@ pub use types::version::{
     parse_version, version, version_info, ReleaseLevel, VersionInfo, VERSION,
 };
 
-pub use shell::builder::{default_context, ConnectionBuilder, IntoEndpoints};
+pub use shell::builder::{
+    default_context, set_default_io_threads, ConnectionBuilder, IntoEndpoints,
+};
 pub use shell::protocol::ZmqProtocol;
 pub use shell::runtime;
 pub use shell::stream::{StreamBuilder, ZmqStream, DEFAULT_EVENTS_BACKLOG};

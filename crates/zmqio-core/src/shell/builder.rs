@@ -58,15 +58,77 @@ impl<T: Into<String> + Clone> IntoEndpoints for &[T] {
 }
 
 /// The process-wide context used when no [`context`](ConnectionBuilder::context) is given.
-/// It is never terminated, so closing a socket never blocks on `LINGER`.
+/// It is never terminated, so closing a socket never blocks on `LINGER`. It has 1 I/O
+/// thread unless [`set_default_io_threads`] set another count before its first use.
 ///
 /// ```
 /// let ctx = zmqio_core::default_context();
 /// let sock = ctx.socket(zmq::PAIR).unwrap();
 /// ```
 pub fn default_context() -> zmq::Context {
-    static CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
-    CONTEXT.get_or_init(zmq::Context::new).clone()
+    DEFAULT_CONTEXT.get_or_init(zmq::Context::new).clone()
+}
+
+/// The process-wide context, made by the first of [`default_context`] and
+/// [`set_default_io_threads`].
+static DEFAULT_CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
+
+/// Sets the number of libzmq I/O threads of the process-wide context ([`default_context`]),
+/// which has 1 otherwise. Call it once, early (e.g. first thing in `main`): it works only
+/// before the process-wide context is first used. A context given with `.context(..)` is not
+/// affected (set its count with [`zmq::Context::set_io_threads`] before its first socket).
+///
+/// libzmq gives each connection (not each message) to one I/O thread, the least loaded one
+/// when the connection is made, so more I/O threads help only when several busy connections
+/// share the context and there are cores to spare. Measured on a 2-core machine with one
+/// busy PUSH/PULL pair (BENCHMARKS.md, "The I/O thread count"), zmqio gained nothing from a
+/// second I/O thread: its own thread, not libzmq's I/O thread, is the busiest there, and
+/// libzmq often put both connections on the same I/O thread anyway. The recommendation is
+/// the default of 1; raise it only with a measurement of your own load.
+///
+/// # Errors
+///
+/// - [`Error::InvalidArgument`] if `n` is below 1.
+/// - [`Error::InvalidState`] if the process-wide context already exists (made by an earlier
+///   [`default_context`], a transport or stream built without `.context(..)`, or an earlier
+///   call of this function) with another count. Asking for the count it already has is `Ok`.
+///
+/// # Example
+///
+/// ```
+/// zmqio_core::set_default_io_threads(2)?;
+/// assert_eq!(zmqio_core::default_context().get_io_threads()?, 2);
+/// // The context is in use now: its count can no longer change.
+/// assert!(matches!(
+///     zmqio_core::set_default_io_threads(4),
+///     Err(zmqio_core::Error::InvalidState(_))
+/// ));
+/// # Ok::<(), zmqio_core::Error>(())
+/// ```
+pub fn set_default_io_threads(n: i32) -> Result<()> {
+    if n < 1 {
+        return Err(Error::invalid_argument(format!(
+            "the process-wide context needs at least 1 I/O thread, not {n}"
+        )));
+    }
+    let mut made = None;
+    let ctx = DEFAULT_CONTEXT.get_or_init(|| {
+        let ctx = zmq::Context::new();
+        made = Some(ctx.set_io_threads(n));
+        ctx
+    });
+    match made {
+        // libzmq reads the count when the first socket is made, so on a context without
+        // sockets the call cannot fail; if it ever did, the context keeps libzmq's default.
+        Some(result) => Ok(result?),
+        None => match ctx.get_io_threads()? {
+            have if have == n => Ok(()),
+            have => Err(Error::invalid_state(format!(
+                "the process-wide context is already in use with {have} I/O thread(s); \
+                 set_default_io_threads must come before its first use"
+            ))),
+        },
+    }
 }
 
 /// What both builders collect: the socket to make or wrap, and where to bind and connect.
