@@ -187,7 +187,8 @@ CATEGORIES = [
         r"|__rustc::__r(ust|dl)_\w+|__rust_(alloc|dealloc|realloc|alloc_zeroed)\w*)$")),
     ("libzmq (C++)", re.compile(r"^(zmq_|zmq::\w+_t\b|zmq::[a-z_]+::|libzmq[^:]*:0x|zmq::clock_t)")),
     ("zmq crate (Rust FFI wrapper)", re.compile(r"^<?zmq::")),
-    ("Multipart, Bytes", re.compile(r"^<?(zmqio_core::types::multipart::|bytes::)")),
+    ("Multipart, Bytes", re.compile(r"^<?(zmqio_core::types::multipart::|bytes::)"
+                                    r"|^core::ptr::drop_in_place<.*(Multipart|bytes::Bytes)")),
     ("zmqio engine", re.compile(r"^<?zmqio_core::engine::")),
     ("zmqio shell (driver, transport, stream)", re.compile(r"zmqio_core::")),
     # The raw benchmark's thread bodies are inlined into std's thread entry.
@@ -227,7 +228,8 @@ GROUPS = [
     ("ZMQ_EVENTS and other option reads (zmq_getsockopt)", lambda f: f == "zmq_getsockopt"),
     ("poll(2) inside libzmq (mailbox checks)", lambda f: f == "poll"),
     ("Multipart, Bytes (their own functions)",
-     lambda f: re.match(r"^<?(zmqio_core::types::multipart::|bytes::)", f) is not None),
+     lambda f: re.match(r"^<?(zmqio_core::types::multipart::|bytes::)"
+                        r"|^core::ptr::drop_in_place<.*(Multipart|bytes::Bytes)", f) is not None),
     ("wakers (wake, wake_by_ref, AtomicWaker)", lambda f: re.search(r"[Ww]ake", f) is not None),
     ("locks, out of line (pthread_mutex, futex, std's contended path)",
      lambda f: re.search(r"^(__)?pthread_mutex|futex|lock_contended|^__lll_", f) is not None),
