@@ -79,12 +79,13 @@ static DEFAULT_CONTEXT: OnceLock<zmq::Context> = OnceLock::new();
 /// affected (set its count with [`zmq::Context::set_io_threads`] before its first socket).
 ///
 /// libzmq gives each connection (not each message) to one I/O thread, the least loaded one
-/// when the connection is made, so more I/O threads help only when several busy connections
-/// share the context and there are cores to spare. Measured on a 2-core machine with one
-/// busy PUSH/PULL pair (BENCHMARKS.md, "The I/O thread count"), zmqio gained nothing from a
-/// second I/O thread: its own thread, not libzmq's I/O thread, is the busiest there, and
-/// libzmq often put both connections on the same I/O thread anyway. The recommendation is
-/// the default of 1; raise it only with a measurement of your own load.
+/// when the connection is made, so more I/O threads help only when the I/O thread is the
+/// busiest thread and there are cores to spare. Measured on a 2-core machine with one busy
+/// PUSH/PULL pair (BENCHMARKS.md, "The I/O thread count"): on tokio's current-thread runtime,
+/// whose one thread is the bottleneck, a second I/O thread cost 7-27% of the throughput; on
+/// the multi-thread runtime it gained about 10%, with single runs from -19% to +55%. The
+/// recommendation is the default of 1; set 2 for a multi-threaded runtime with busy
+/// connections and cores to spare, after measuring that load.
 ///
 /// # Errors
 ///
