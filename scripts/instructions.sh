@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-    sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
     cat <<EOF
 
 options:
@@ -26,7 +26,9 @@ options:
               the ratios are to raw-1io, which is always run
   -i N        libzmq I/O threads of every context (default 1)
   -r N        repetitions of each cell; the table shows medians and the spread (default 1)
-  -p TOP      also print the TOP costliest functions per message on the application side
+  -p TOP      also print, per variant, the application side by category, by group
+              (allocation, ZMQ_EVENTS reads, wakers, ...), allocations by call site and the
+              TOP costliest functions per message
   -o DIR      keep the callgrind files in DIR (default: a temporary directory, removed)
 EOF
 }
