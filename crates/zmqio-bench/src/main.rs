@@ -190,6 +190,12 @@ usage: zmqio-bench [--quick] [--reps N] [--only T64,T1024,T2F,L,P,M] [--variants
   --io-threads N libzmq I/O threads of the contexts tmq and zmqio use (default 1)
   --no-raw       skip the raw rows (for profiling one variant; no ratios then)
 
+       zmqio-bench --instr WORKLOAD ID COUNT [--io-threads N]
+
+  --instr        run exactly COUNT messages (round trips for L) of one workload (T64, T1024,
+                 T2F, L or P) on one variant, once, and exit; no table. The unit that
+                 scripts/instructions.sh counts instructions of under callgrind.
+
 variant ids: raw-1io raw-2io tmq proto-{tokio-ct,tokio-mt,smol,async-std}
              stream-{tokio-ct,tokio-mt,smol,async-std}";
 
@@ -392,6 +398,63 @@ fn child_m(args: &[String]) -> ! {
     std::process::exit(0);
 }
 
+/// The `--instr WORKLOAD ID COUNT [--io-threads N]` mode: one run of one workload on one
+/// variant, exactly `COUNT` messages, then exit. Everything a run does besides the messages
+/// (runtime, context, bind, connect, close) is the same for every `COUNT`, so the difference
+/// between two counts is the cost of the messages alone.
+fn instr(args: &[String]) -> Result<(), String> {
+    let [w, id, count, rest @ ..] = args else {
+        return Err(format!("--instr needs WORKLOAD ID COUNT\n{USAGE}"));
+    };
+    let w = WORKLOADS
+        .into_iter()
+        .find(|k| k.name().eq_ignore_ascii_case(w))
+        .ok_or_else(|| format!("unknown workload {w}"))?;
+    let v = VARIANTS
+        .iter()
+        .find(|v| v.id == id)
+        .ok_or_else(|| format!("unknown variant {id}"))?;
+    let count: u64 = count.parse().map_err(|e| format!("COUNT: {e}"))?;
+    if count == 0 {
+        return Err("COUNT must be at least 1".into());
+    }
+    let io = match rest {
+        [] => 1,
+        [flag, n] if flag == "--io-threads" => {
+            n.parse().map_err(|e| format!("--io-threads: {e}"))?
+        }
+        _ => return Err(format!("unexpected arguments {rest:?}\n{USAGE}")),
+    };
+    let started = Instant::now();
+    match w {
+        Workload::T64 | Workload::T1024 | Workload::T2F => {
+            let spec = Tput {
+                count,
+                ..tput_spec(w, &QUICK)
+            };
+            throughput(v.imp, io, spec);
+        }
+        Workload::L => {
+            latency(v.imp, io, count);
+        }
+        Workload::P => {
+            let r = pubsub(v.imp, io, count);
+            if r.received != count / 2 + count % 2 {
+                return Err(format!("P: received {} of {}", r.received, count));
+            }
+        }
+        Workload::M => return Err("--instr runs T64, T1024, T2F, L or P".into()),
+    }
+    let (maj, min, pat) = zmq::version();
+    eprintln!(
+        "{} {} {count}: {:.2} s, libzmq {maj}.{min}.{pat}, {io} I/O thread(s)",
+        w.name(),
+        v.id,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn run_child_m(id: &str, bytes: u64, io: i32) -> Result<u64, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
@@ -460,6 +523,13 @@ fn main() {
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("--child-m") {
         child_m(&argv[2..]);
+    }
+    if argv.get(1).map(String::as_str) == Some("--instr") {
+        if let Err(e) = instr(&argv[2..]) {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+        return;
     }
     let opts = match parse_args() {
         Ok(o) => o,

@@ -120,7 +120,9 @@ pub use types::version::{
 };
 
 pub use shell::auth;
-pub use shell::builder::{default_context, ConnectionBuilder, IntoEndpoints};
+pub use shell::builder::{
+    default_context, set_default_io_threads, ConnectionBuilder, IntoEndpoints,
+};
 pub use shell::protocol::ZmqProtocol;
 pub use shell::proxy;
 pub use shell::runtime;

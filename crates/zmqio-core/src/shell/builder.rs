@@ -62,7 +62,8 @@ impl<T: Into<String> + Clone> IntoEndpoints for &[T] {
 ///
 /// zmqio never terminates it on its own, so closing a socket never blocks on `LINGER`; a
 /// program ends it with [`shutdown`](crate::shutdown), which waits until what was written
-/// is sent. After a shutdown, the next call makes a fresh context.
+/// is sent. After a shutdown, the next call makes a fresh context. It has 1 I/O thread unless
+/// [`set_default_io_threads`] set another count before its first use.
 ///
 /// ```
 /// let ctx = zmqio_core::default_context();
@@ -70,6 +71,43 @@ impl<T: Into<String> + Clone> IntoEndpoints for &[T] {
 /// ```
 pub fn default_context() -> zmq::Context {
     shell::shutdown::process_context().0
+}
+
+/// Sets the number of libzmq I/O threads of the process-wide context ([`default_context`]),
+/// which has 1 otherwise. Call it once, early (e.g. first thing in `main`): it works only
+/// before the process-wide context is first used. A context given with `.context(..)` is not
+/// affected (set its count with [`zmq::Context::set_io_threads`] before its first socket).
+///
+/// libzmq gives each connection (not each message) to one I/O thread, the least loaded one
+/// when the connection is made, so more I/O threads help only when the I/O thread is the
+/// busiest thread and there are cores to spare. Measured on a 2-core machine with one busy
+/// PUSH/PULL pair (BENCHMARKS.md, "The I/O thread count"): on tokio's current-thread runtime,
+/// whose one thread is the bottleneck, a second I/O thread cost 7-27% of the throughput; on
+/// the multi-thread runtime it gained about 10%, with single runs from -19% to +55%. The
+/// recommendation is the default of 1; set 2 for a multi-threaded runtime with busy
+/// connections and cores to spare, after measuring that load.
+///
+/// # Errors
+///
+/// - [`Error::InvalidArgument`] if `n` is below 1.
+/// - [`Error::InvalidState`] if the process-wide context already exists (made by an earlier
+///   [`default_context`], a transport or stream built without `.context(..)`, or an earlier
+///   call of this function) with another count. Asking for the count it already has is `Ok`.
+///
+/// # Example
+///
+/// ```
+/// zmqio_core::set_default_io_threads(2)?;
+/// assert_eq!(zmqio_core::default_context().get_io_threads()?, 2);
+/// // The context is in use now: its count can no longer change.
+/// assert!(matches!(
+///     zmqio_core::set_default_io_threads(4),
+///     Err(zmqio_core::Error::InvalidState(_))
+/// ));
+/// # Ok::<(), zmqio_core::Error>(())
+/// ```
+pub fn set_default_io_threads(n: i32) -> Result<()> {
+    shell::shutdown::set_process_io_threads(n)
 }
 
 /// One option given to a builder's `setsockopt`, applied to the engine's socket.

@@ -24,7 +24,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::{self, Thread};
@@ -231,11 +231,48 @@ pub async fn shutdown_context(ctx: zmq::Context, limit: Duration) -> Result<()> 
 pub(crate) fn process_context() -> (zmq::Context, u64) {
     static NEXT_GENERATION: AtomicU64 = AtomicU64::new(0);
     let mut current = lock(&PROCESS);
-    let process = current.get_or_insert_with(|| ProcessContext {
-        ctx: zmq::Context::new(),
-        generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+    let process = current.get_or_insert_with(|| {
+        let ctx = zmq::Context::new();
+        let io_threads = PROCESS_IO_THREADS.load(Ordering::Relaxed);
+        if io_threads > 0 {
+            // libzmq reads the count when the first socket is made, so on a context without
+            // sockets this cannot fail; if it ever did, the context keeps libzmq's default.
+            let _ = ctx.set_io_threads(io_threads);
+        }
+        ProcessContext {
+            ctx,
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+        }
     });
     (process.ctx.clone(), process.generation)
+}
+
+/// The I/O thread count of every process-wide context made from now on (0: libzmq's
+/// default of 1), set by [`set_default_io_threads`](crate::set_default_io_threads).
+static PROCESS_IO_THREADS: AtomicI32 = AtomicI32::new(0);
+
+/// See [`set_default_io_threads`](crate::set_default_io_threads): makes the process-wide
+/// context with `n` I/O threads if none exists yet; with one in use, `Ok` only if it has `n`.
+pub(crate) fn set_process_io_threads(n: i32) -> Result<()> {
+    if n < 1 {
+        return Err(Error::invalid_argument(format!(
+            "the process-wide context needs at least 1 I/O thread, not {n}"
+        )));
+    }
+    let current = lock(&PROCESS);
+    if let Some(process) = current.as_ref() {
+        let have = process.ctx.get_io_threads()?;
+        if have != n {
+            return Err(Error::invalid_state(format!(
+                "the process-wide context is already in use with {have} I/O thread(s); \
+                 set_default_io_threads must come before its first use"
+            )));
+        }
+    }
+    PROCESS_IO_THREADS.store(n, Ordering::Relaxed);
+    drop(current);
+    process_context();
+    Ok(())
 }
 
 /// Records a transport that just started, so a shutdown of its context can find it.
