@@ -162,6 +162,11 @@ pub(crate) struct Endpoints {
 /// clients checked by zmqio's ZAP authenticator, started in this process.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Security")]
+#[command(group(
+    clap::ArgGroup::new("plain_passwords")
+        .args(["plain_users", "plain_users_file"])
+        .multiple(true)
+))]
 pub(crate) struct Security {
     /// Act as a CURVE server (needs --curve-secret-key). Without --curve-allow or
     /// --curve-allow-any, ANY client key is admitted: the traffic is encrypted, but anyone
@@ -197,7 +202,7 @@ pub(crate) struct Security {
     pub(crate) plain_server: bool,
     /// PLAIN server: the users admitted, as USER:PASS (comma-separated or repeated; the
     /// command line is visible to other local users: prefer --plain-users-file)
-    #[arg(long, value_name = "USER:PASS", value_parser = parse_plain, value_delimiter = ',', allow_hyphen_values = true, requires = "plain_server", group = "plain_passwords")]
+    #[arg(long, value_name = "USER:PASS", value_parser = parse_plain, value_delimiter = ',', allow_hyphen_values = true, requires = "plain_server")]
     pub(crate) plain_users: Vec<(String, String)>,
     /// PLAIN server: a file of users admitted, one USER:PASS a line ('#' starts a comment
     /// line)
