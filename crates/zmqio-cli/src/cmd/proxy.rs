@@ -55,7 +55,8 @@ pub(crate) async fn run(a: ProxyArgs) -> CliResult {
         for w in &mut watches {
             let _ = w.poll_report(cx);
         }
-        if intr.as_mut().poll(cx).is_ready() {
+        // A finished `interrupted()` is never polled again.
+        if !handle.is_terminated() && intr.as_mut().poll(cx).is_ready() {
             // The run returns at its next poll, just below.
             handle.terminate();
         }
