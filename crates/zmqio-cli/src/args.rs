@@ -62,10 +62,18 @@ A bind prints 'bound ENDPOINT' on stderr first (the real port of tcp://127.0.0.1
 SUB without --subscribe receives everything. REP answers every request with --reply TEXT,
 or with the request itself.
 
+A PLAIN server (--plain-server) admits the users of --plain-users or --plain-users-file; a
+CURVE server (--curve-server) admits the clients whose public certificates are in the
+--curve-allow directories, or any client with --curve-allow-any, or, with neither, any
+client too (said on stderr). A refused client is reported on stderr with its ZAP status.
+
 Examples:
   zmqio recv --type PULL --bind 'tcp://127.0.0.1:*'
   zmqio recv --type SUB --connect tcp://127.0.0.1:5556 --subscribe weather. --count 10
-  zmqio recv --type REP --bind ipc:///tmp/echo.sock --reply ok --format json";
+  zmqio recv --type REP --bind ipc:///tmp/echo.sock --reply ok --format json
+  zmqio recv --type PULL --bind tcp://127.0.0.1:5555 --plain-server --plain-users-file users.txt
+  zmqio recv --type PULL --bind tcp://127.0.0.1:5555 --curve-server --curve-secret-key KEY \\
+      --curve-allow certs/clients";
 
 const SEND_HELP: &str = "\
 The FRAMEs make one message (a multipart message when there are several). With --stdin,
@@ -85,6 +93,9 @@ Examples:
   zmqio send --type PUSH --connect tcp://127.0.0.1:5555 hello
   zmqio send --type REQ --connect tcp://127.0.0.1:5557 ping --repeat 3 --interval 500
   zmqio send --type PUB --bind 'tcp://127.0.0.1:*' --wait-subscriber weather. sunny
+  zmqio send --type PUSH --connect tcp://127.0.0.1:5555 --plain alice:secret hello
+  zmqio send --type PUSH --connect tcp://127.0.0.1:5555 --curve-server-key SERVER-PUBLIC-KEY \\
+      --curve-public-key KEY --curve-secret-key KEY hello
   tail -f app.log | zmqio send --type PUSH --connect ipc:///tmp/logs.sock --stdin";
 
 const MONITOR_HELP: &str = "\
@@ -95,7 +106,8 @@ are read and dropped.
 
 Examples:
   zmqio monitor --type DEALER --connect tcp://127.0.0.1:5555
-  zmqio monitor --type ROUTER --bind 'tcp://127.0.0.1:*' --curve-server --curve-secret-key KEY
+  zmqio monitor --type ROUTER --bind 'tcp://127.0.0.1:*' --curve-server --curve-secret-key KEY \\
+      --curve-allow certs/clients
   zmqio monitor --type SUB --connect tcp://127.0.0.1:5556 --count 1 --format json";
 
 const PROXY_HELP: &str = "\
@@ -145,12 +157,34 @@ pub(crate) struct Endpoints {
 }
 
 /// CURVE, PLAIN and ZAP options, set before the first bind or connect.
+///
+/// A PLAIN server, and a CURVE server given --curve-allow or --curve-allow-any, have their
+/// clients checked by zmqio's ZAP authenticator, started in this process.
 #[derive(Debug, Args, Clone, Default)]
 #[command(next_help_heading = "Security")]
+#[command(group(
+    clap::ArgGroup::new("plain_passwords")
+        .args(["plain_users", "plain_users_file"])
+        .multiple(true)
+))]
 pub(crate) struct Security {
-    /// Act as a CURVE server (needs --curve-secret-key)
+    /// Act as a CURVE server (needs --curve-secret-key). Without --curve-allow or
+    /// --curve-allow-any, ANY client key is admitted: the traffic is encrypted, but anyone
+    /// may connect
     #[arg(long, requires = "curve_secret_key", conflicts_with_all = ["curve_server_key", "plain", "plain_server"])]
     pub(crate) curve_server: bool,
+    /// CURVE server: admit only clients whose public certificate (NAME.key, as 'zmqio keygen
+    /// --out' writes) is in this directory (repeatable)
+    #[arg(
+        long,
+        value_name = "DIR",
+        requires = "curve_server",
+        conflicts_with = "curve_allow_any"
+    )]
+    pub(crate) curve_allow: Vec<PathBuf>,
+    /// CURVE server: admit any client key, knowingly (no warning)
+    #[arg(long, requires = "curve_server")]
+    pub(crate) curve_allow_any: bool,
     /// The server's public key, in Z85: makes this socket a CURVE client
     #[arg(long, value_name = "KEY", value_parser = parse_key, allow_hyphen_values = true, conflicts_with_all = ["plain", "plain_server"])]
     pub(crate) curve_server_key: Option<Z85Key>,
@@ -160,14 +194,27 @@ pub(crate) struct Security {
     /// This socket's secret key, in Z85
     #[arg(long, value_name = "KEY", value_parser = parse_key, allow_hyphen_values = true)]
     pub(crate) curve_secret_key: Option<Z85Key>,
-    /// Authenticate as a PLAIN client
+    /// Authenticate as a PLAIN client (PLAIN sends the password in clear text)
     #[arg(long, value_name = "USER:PASS", value_parser = parse_plain, allow_hyphen_values = true)]
     pub(crate) plain: Option<(String, String)>,
-    /// Act as a PLAIN server (credentials are checked by a ZAP handler, if one runs)
-    #[arg(long, conflicts_with = "plain")]
+    /// Act as a PLAIN server, admitting the users of --plain-users or --plain-users-file
+    #[arg(long, conflicts_with = "plain", requires = "plain_passwords")]
     pub(crate) plain_server: bool,
-    /// The ZAP domain of a server socket
-    #[arg(long, value_name = "DOMAIN")]
+    /// PLAIN server: the users admitted, as USER:PASS (comma-separated or repeated; the
+    /// command line is visible to other local users: prefer --plain-users-file)
+    #[arg(long, value_name = "USER:PASS", value_parser = parse_plain, value_delimiter = ',', allow_hyphen_values = true, requires = "plain_server")]
+    pub(crate) plain_users: Vec<(String, String)>,
+    /// PLAIN server: a file of users admitted, one USER:PASS a line ('#' starts a comment
+    /// line)
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "plain_server",
+        group = "plain_passwords"
+    )]
+    pub(crate) plain_users_file: Option<PathBuf>,
+    /// The ZAP domain of a server socket (its clients are checked by the authenticator)
+    #[arg(long, value_name = "DOMAIN", value_parser = parse_zap_domain)]
     pub(crate) zap_domain: Option<String>,
 }
 
@@ -525,11 +572,29 @@ fn parse_key(s: &str) -> Result<Z85Key, String> {
     Z85Key::parse(s)
 }
 
-fn parse_plain(s: &str) -> Result<(String, String), String> {
+/// The longest PLAIN user name, password or ZAP domain libzmq takes, in bytes.
+const MAX_NAME: usize = 255;
+
+/// `USER:PASS`, split at the first colon.
+pub(crate) fn parse_plain(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
-        Some((user, pass)) if !user.is_empty() => Ok((user.to_owned(), pass.to_owned())),
+        Some((user, pass)) if !user.is_empty() => {
+            if user.len() > MAX_NAME || pass.len() > MAX_NAME {
+                return Err(format!(
+                    "the user name and the password are at most {MAX_NAME} bytes each"
+                ));
+            }
+            Ok((user.to_owned(), pass.to_owned()))
+        }
         _ => Err("expected USER:PASS with a non-empty user".into()),
     }
+}
+
+fn parse_zap_domain(s: &str) -> Result<String, String> {
+    if s.len() > MAX_NAME {
+        return Err(format!("a ZAP domain is at most {MAX_NAME} bytes"));
+    }
+    Ok(s.to_owned())
 }
 
 fn parse_side(s: &str) -> Result<Side, String> {
@@ -624,7 +689,7 @@ mod tests {
     #[test]
     fn values_may_start_with_a_hyphen() {
         // Z85 has '-' in its alphabet: a key may start with one.
-        let key = format!("-{}", &crate::keys::z85_encode(&[0; 32])[1..]);
+        let key = format!("-{}", &crate::zmqio::auth::z85_encode_key(&[0; 32])[1..]);
         let cli = Cli::try_parse_from([
             "zmqio",
             "recv",

@@ -20,8 +20,10 @@ use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches};
 
-/// The one place the tool names its runtime adapter; everything else says `zmqio::`.
-pub(crate) use zmqio_tokio as zmqio;
+/// The one place the tool names its runtime: the facade's tokio module, whatever runtime
+/// features are on in the build (the facade's root would follow smol or async-std if another
+/// crate turned them on). Everything else says `zmqio::`.
+pub(crate) use ::zmqio::tokio as zmqio;
 
 use crate::args::{Cli, Command};
 use crate::error::{failed, CliResult};

@@ -1,25 +1,33 @@
 //! Opening a socket the way every command does, waiting on it, and closing it without losing
 //! what it accepted for sending.
 //!
-//! A socket is made with no endpoints, its options (security first) are set through the
-//! transport, then it binds and connects through the transport, so that no connection exists
-//! before the options do. Its monitor reports handshake failures and lost connections on
-//! stderr while the command runs.
+//! A socket is made by the library's builder with its options (security first) and no
+//! endpoints; its monitor is started, then it binds and connects through the transport, so
+//! that no connection exists before the options and the monitor do. The monitor reports
+//! handshake failures and lost connections on stderr while the command runs.
+//!
+//! Every socket is in zmqio's process-wide context, and so is the ZAP authenticator a PLAIN
+//! or CURVE server starts: [`shutdown`] ends them all at once with `zmqio::shutdown`.
 
 use std::future::{poll_fn, Future};
+use std::path::Path;
 use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, OnceCell};
 
-use crate::args::{type_name, Endpoints, Security, SocketOpts};
+use crate::args::{parse_plain, type_name, Endpoints, Security, SocketOpts};
 use crate::error::{describe, failed, is_bad_endpoint, usage, CliError, CliResult};
 use crate::keys::{self, NO_CURVE};
 use crate::output::{event_detail, event_name};
 use crate::zmqio::{
-    self, opt, zmq, MonitorEvent, MonitorEvents, Multipart, SocketEvent, ZmqStream, ZmqTransport,
+    self,
+    auth::{Authenticator, CurveAllow},
+    opt, zmq, MonitorEvent, MonitorEvents, Multipart, SocketEvent, StreamBuilder, ZmqStream,
+    ZmqTransport,
 };
 
 /// Ctrl-C presses, counted from the start of the program, so none is lost between two waits.
@@ -51,14 +59,12 @@ pub(crate) async fn interrupted() {
     interrupts().notified().await;
 }
 
-/// A socket of one command: the stream, the context it lives in and what to report.
+/// A socket of one command: the stream and what to report.
 pub(crate) struct Sock {
     stream: ZmqStream,
     /// Whether the monitor still delivers events.
     events_open: bool,
-    verbose: bool,
-    /// A name for messages: the socket type, or "frontend"/"backend".
-    label: String,
+    reporter: Reporter,
 }
 
 /// What [`Sock::wait`] saw first.
@@ -118,6 +124,22 @@ impl<'a> Spec<'a> {
             connect_arg: "--connect",
         }
     }
+
+    fn monitored(&self) -> MonitorEvents {
+        if self.all_events || self.opts.verbose {
+            MonitorEvents::ALL
+        } else {
+            failure_events()
+        }
+    }
+
+    fn reporter(&self, transport: &ZmqTransport) -> Reporter {
+        Reporter {
+            transport: transport.clone(),
+            verbose: self.opts.verbose || self.all_events,
+            label: self.label.to_owned(),
+        }
+    }
 }
 
 /// The events reported on stderr without `--verbose`: failures and lost connections.
@@ -130,37 +152,70 @@ fn failure_events() -> MonitorEvents {
         | MonitorEvent::Disconnected
 }
 
-/// Opens a socket: made with no endpoints, options set, monitor on, bound (printing
-/// `bound ENDPOINT` on stderr for each bind, in order), then connected.
+/// Opens a socket: made with its options, monitor on, bound (printing `bound ENDPOINT` on
+/// stderr for each bind, in order), then connected.
 pub(crate) async fn open(spec: Spec<'_>) -> CliResult<Sock> {
-    // The process-wide context: [`shutdown`] terminates it once, at the end.
-    let stream = zmqio::create_zmq_stream(spec.socket_type)
-        .await
-        .map_err(|e| failed(format!("cannot make a {} socket: {e}", spec.label)))?;
+    let stream = make(&spec).await?;
     let t = stream.transport().clone();
-    spec.security.apply(&t)?;
+    t.enable_monitor(Some(spec.monitored()))
+        .await
+        .map_err(|e| failed(format!("cannot monitor the {} socket: {e}", spec.label)))?;
+    attach(&spec, &t).await?;
+    spec.security.warn();
+    Ok(Sock {
+        stream,
+        events_open: true,
+        reporter: spec.reporter(&t),
+    })
+}
+
+/// Opens a socket as [`open`] does, for a command that hands the stream over (the proxy):
+/// its monitor events come through the returned [`Watch`] instead of the stream.
+pub(crate) async fn open_watched(spec: Spec<'_>) -> CliResult<(ZmqStream, Watch)> {
+    let stream = make(&spec).await?;
+    let t = stream.transport().clone();
+    let watch = Watch::start(spec.reporter(&t), spec.monitored()).await?;
+    attach(&spec, &t).await?;
+    spec.security.warn();
+    Ok((stream, watch))
+}
+
+/// Makes the socket with every option set, security first, before any endpoint.
+async fn make(spec: &Spec<'_>) -> CliResult<ZmqStream> {
+    // The process-wide context: [`shutdown`] ends it once, at the end.
+    let mut builder = spec
+        .security
+        .configure(zmqio::create_zmq_stream(spec.socket_type))
+        .await?;
+    let mut given = spec.security.option_args();
     if let Some(linger) = spec.opts.linger {
-        set(&t, opt::Linger, linger, "--linger")?;
+        builder = builder.setsockopt(opt::Linger, linger);
+        given.push("--linger");
     }
     if let Some(id) = &spec.opts.routing_id {
         if id.is_empty() || id.len() > 255 {
             return Err(usage("invalid value for '--routing-id': 1 to 255 bytes"));
         }
-        set(&t, opt::RoutingId, id.as_bytes().to_vec(), "--routing-id")?;
+        builder = builder.setsockopt(opt::RoutingId, id.as_bytes().to_vec());
+        given.push("--routing-id");
     }
     for extra in spec.extra {
         match *extra {
-            Extra::RouterMandatory => set(&t, opt::RouterMandatory, true, "ROUTER_MANDATORY")?,
+            Extra::RouterMandatory => builder = builder.setsockopt(opt::RouterMandatory, true),
         }
     }
-    let mask = if spec.all_events || spec.opts.verbose {
-        MonitorEvents::ALL
-    } else {
-        failure_events()
-    };
-    t.enable_monitor(Some(mask))
-        .await
-        .map_err(|e| failed(format!("cannot monitor the {} socket: {e}", spec.label)))?;
+    builder.await.map_err(|e| match e {
+        // The values were checked when parsed; whatever libzmq still refuses is one of these.
+        zmqio::Error::Zmq(zmq::Error::EINVAL) => usage(format!(
+            "invalid value for one of {}: libzmq refuses it",
+            given.join(", ")
+        )),
+        e => failed(format!("cannot make a {} socket: {e}", spec.label)),
+    })
+}
+
+/// Binds and connects the socket.
+async fn attach(spec: &Spec<'_>, t: &ZmqTransport) -> CliResult {
     for ep in spec.binds {
         let bound = t
             .bind(ep)
@@ -176,22 +231,7 @@ pub(crate) async fn open(spec: Spec<'_>) -> CliResult<Sock> {
             .await
             .map_err(|e| endpoint_error(spec.connect_arg, ep, &e))?;
     }
-    Ok(Sock {
-        stream,
-        events_open: true,
-        verbose: spec.opts.verbose || spec.all_events,
-        label: spec.label.to_owned(),
-    })
-}
-
-fn set<O: opt::SetSocketOpt>(t: &ZmqTransport, option: O, value: O::Value, arg: &str) -> CliResult {
-    t.setsockopt(option, value).map_err(|e| {
-        if matches!(e, zmqio::Error::Zmq(zmq::Error::EINVAL)) {
-            usage(format!("invalid value for '{arg}': libzmq refuses it"))
-        } else {
-            failed(format!("cannot set {arg}: {e}"))
-        }
-    })
+    Ok(())
 }
 
 fn endpoint_error(arg: &str, ep: &str, e: &zmqio::Error) -> CliError {
@@ -203,9 +243,31 @@ fn endpoint_error(arg: &str, ep: &str, e: &zmqio::Error) -> CliError {
     }
 }
 
+/// Who checks the clients of a server socket.
+enum Checked {
+    /// Nobody asks: not a server, no ZAP domain.
+    NotAsked,
+    /// zmqio's authenticator, with these CURVE keys (or none for a PLAIN server) and these
+    /// PLAIN users.
+    Authenticator {
+        curve: Option<CurveAllow>,
+        plain: Vec<(String, String)>,
+    },
+    /// A CURVE server without an allow option: libzmq admits any client key.
+    AnyCurveClient,
+}
+
+/// zmqio's ZAP authenticator of the process-wide context, started by the first server
+/// socket that needs it. The shutdown at the end of the program stops it with the rest.
+fn authenticator() -> &'static OnceCell<Authenticator> {
+    static AUTH: OnceCell<Authenticator> = OnceCell::const_new();
+    &AUTH
+}
+
 impl Security {
-    /// Sets the security options on `t`, before any bind or connect.
-    pub(crate) fn apply(&self, t: &ZmqTransport) -> CliResult {
+    /// Adds the security options to `builder` (the builder sets them before any bind or
+    /// connect), and starts the authenticator where the socket's clients must be checked.
+    pub(crate) async fn configure(&self, mut builder: StreamBuilder) -> CliResult<StreamBuilder> {
         let curve = self.curve_server
             || self.curve_server_key.is_some()
             || self.curve_public_key.is_some()
@@ -219,18 +281,15 @@ impl Security {
         if curve && !keys::has_curve() {
             return Err(failed(format!("cannot use CURVE: {NO_CURVE}")));
         }
+        // Read and check the files first: a bad one is a usage error before anything runs.
+        let checked = self.checked()?;
         if let Some(domain) = &self.zap_domain {
-            set(t, opt::ZapDomain, domain.clone(), "--zap-domain")?;
+            builder = builder.setsockopt(opt::ZapDomain, domain.clone());
         }
         if self.curve_server {
-            set(t, opt::CurveServer, true, "--curve-server")?;
+            builder = builder.setsockopt(opt::CurveServer, true);
             if let Some(secret) = &self.curve_secret_key {
-                set(
-                    t,
-                    opt::CurveSecretKey,
-                    secret.bytes().to_vec(),
-                    "--curve-secret-key",
-                )?;
+                builder = builder.setsockopt(opt::CurveSecretKey, secret.bytes().to_vec());
             }
         } else if let Some(server) = &self.curve_server_key {
             let (public, secret) = match (&self.curve_public_key, &self.curve_secret_key) {
@@ -242,33 +301,251 @@ impl Security {
                     ))
                 }
             };
-            set(
-                t,
-                opt::CurveServerKey,
-                server.bytes().to_vec(),
-                "--curve-server-key",
-            )?;
-            set(
-                t,
-                opt::CurvePublicKey,
-                public.bytes().to_vec(),
-                "--curve-public-key",
-            )?;
-            set(
-                t,
-                opt::CurveSecretKey,
-                secret.bytes().to_vec(),
-                "--curve-secret-key",
-            )?;
+            builder = builder
+                .setsockopt(opt::CurveServerKey, server.bytes().to_vec())
+                .setsockopt(opt::CurvePublicKey, public.bytes().to_vec())
+                .setsockopt(opt::CurveSecretKey, secret.bytes().to_vec());
         }
         if let Some((user, pass)) = &self.plain {
-            set(t, opt::PlainUsername, Some(user.clone()), "--plain")?;
-            set(t, opt::PlainPassword, Some(pass.clone()), "--plain")?;
+            builder = builder
+                .setsockopt(opt::PlainUsername, Some(user.clone()))
+                .setsockopt(opt::PlainPassword, Some(pass.clone()));
         }
         if self.plain_server {
-            set(t, opt::PlainServer, true, "--plain-server")?;
+            builder = builder.setsockopt(opt::PlainServer, true);
         }
-        Ok(())
+        match checked {
+            Checked::NotAsked => {}
+            // Said on stderr once bound (see `warn`): 'bound ENDPOINT' comes first.
+            Checked::AnyCurveClient => builder = builder.allow_missing_zap_handler(),
+            Checked::Authenticator { curve, plain } => {
+                let auth = authenticator()
+                    .get_or_try_init(|| async {
+                        zmqio::start_authenticator(&zmqio::default_context())
+                            .await
+                            .map_err(|e| failed(format!("cannot start the authenticator: {e}")))
+                    })
+                    .await?;
+                // "*": whatever the socket's ZAP domain is.
+                if let Some(allowed) = curve {
+                    auth.configure_curve("*", allowed);
+                }
+                if self.plain_server {
+                    auth.configure_plain("*", plain);
+                }
+            }
+        }
+        Ok(builder)
+    }
+
+    /// Who checks the clients, with the keys and passwords read from their files.
+    fn checked(&self) -> CliResult<Checked> {
+        let curve = if !self.curve_server {
+            None
+        } else if self.curve_allow_any {
+            Some(CurveAllow::Any)
+        } else if self.curve_allow.is_empty() {
+            return Ok(Checked::AnyCurveClient);
+        } else {
+            let mut keys = std::collections::BTreeSet::new();
+            for dir in &self.curve_allow {
+                match CurveAllow::from_directory(dir) {
+                    Ok(CurveAllow::Keys(found)) => {
+                        if found.is_empty() {
+                            eprintln!(
+                                "zmqio: warning: no public certificate (*.key) in {}",
+                                dir.display()
+                            );
+                        }
+                        keys.extend(found);
+                    }
+                    Ok(CurveAllow::Any) => unreachable!("a directory gives keys"),
+                    Err(e) => {
+                        return Err(usage(format!(
+                            "invalid value '{}' for '--curve-allow': {}",
+                            dir.display(),
+                            describe(&e)
+                        )))
+                    }
+                }
+            }
+            Some(CurveAllow::Keys(keys))
+        };
+        let mut plain = self.plain_users.clone();
+        if let Some(file) = &self.plain_users_file {
+            plain.extend(read_users(file)?);
+        }
+        if curve.is_none() && !self.plain_server && self.zap_domain.is_none() {
+            return Ok(Checked::NotAsked);
+        }
+        Ok(Checked::Authenticator { curve, plain })
+    }
+
+    /// Says on stderr what the options leave open: a CURVE server without an allow option
+    /// admits any client key.
+    fn warn(&self) {
+        if self.curve_server && self.curve_allow.is_empty() && !self.curve_allow_any {
+            eprintln!(
+                "zmqio: warning: a CURVE server without --curve-allow admits ANY client key \
+                 (the traffic is encrypted, but anyone may connect); give --curve-allow DIR to \
+                 admit only known clients, or --curve-allow-any to say this is meant"
+            );
+        }
+    }
+
+    /// The security arguments given that set socket options, for messages.
+    fn option_args(&self) -> Vec<&'static str> {
+        let mut given = Vec::new();
+        if self.zap_domain.is_some() {
+            given.push("--zap-domain");
+        }
+        if self.plain.is_some() {
+            given.push("--plain");
+        }
+        given
+    }
+}
+
+/// The users of a `--plain-users-file`: one `USER:PASS` a line; blank lines and lines
+/// starting with `#` are skipped.
+fn read_users(file: &Path) -> CliResult<Vec<(String, String)>> {
+    let bad = |why: String| {
+        usage(format!(
+            "invalid value '{}' for '--plain-users-file': {why}",
+            file.display()
+        ))
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| bad(e.to_string()))?;
+    let mut users = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        users.push(parse_plain(line).map_err(|e| bad(format!("line {}: {e}", n + 1)))?);
+    }
+    if users.is_empty() {
+        return Err(bad("no USER:PASS line".into()));
+    }
+    Ok(users)
+}
+
+/// Reports a socket's monitor events on stderr.
+pub(crate) struct Reporter {
+    transport: ZmqTransport,
+    verbose: bool,
+    /// A name for messages: the socket type, or "frontend"/"backend".
+    label: String,
+}
+
+impl Reporter {
+    /// Reports a monitor event on stderr: failures always, the rest with `--verbose`.
+    pub(crate) fn report(&self, ev: &SocketEvent) {
+        let failure = matches!(
+            ev.event,
+            MonitorEvent::HandshakeFailedNoDetail
+                | MonitorEvent::HandshakeFailedProtocol
+                | MonitorEvent::HandshakeFailedAuth
+                | MonitorEvent::BindFailed
+                | MonitorEvent::AcceptFailed
+        );
+        if failure {
+            eprintln!(
+                "zmqio: {}: handshake or connection failed: {} {} ({})",
+                self.label,
+                event_name(ev),
+                ev.endpoint,
+                event_detail(ev)
+            );
+        } else if ev.event == MonitorEvent::Disconnected {
+            if self.transport.connections().contains(&ev.endpoint) {
+                eprintln!(
+                    "zmqio: {}: connection lost: {} (libzmq reconnects)",
+                    self.label, ev.endpoint
+                );
+            } else {
+                eprintln!(
+                    "zmqio: {}: a peer disconnected from {}",
+                    self.label, ev.endpoint
+                );
+            }
+        } else if self.verbose {
+            eprintln!(
+                "zmqio: {}: {} {} ({})",
+                self.label,
+                event_name(ev),
+                ev.endpoint,
+                event_detail(ev)
+            );
+        }
+    }
+
+    /// The socket's transport.
+    pub(crate) fn transport(&self) -> &ZmqTransport {
+        &self.transport
+    }
+
+    /// The name used in messages.
+    pub(crate) fn label(&self) -> &str {
+        &self.label
+    }
+}
+
+/// The monitor events of a socket whose stream was handed over (to a proxy), read from a
+/// PAIR of their own: libzmq's `zmq_socket_monitor` publishes them on an inproc endpoint.
+pub(crate) struct Watch {
+    events: ZmqStream,
+    open: bool,
+    reporter: Reporter,
+}
+
+impl Watch {
+    /// Starts monitoring the reporter's socket for `mask`. The PAIR connects first, so that
+    /// not even the first event is published before it listens.
+    async fn start(reporter: Reporter, mask: MonitorEvents) -> CliResult<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let endpoint = format!(
+            "inproc://zmqio-cli.monitor.{}",
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let cannot = |e: &dyn std::fmt::Display| {
+            failed(format!("cannot monitor the {} socket: {e}", reporter.label))
+        };
+        let events = zmqio::create_zmq_stream(zmq::PAIR)
+            .connect(endpoint.as_str())
+            .await
+            .map_err(|e| cannot(&e))?;
+        reporter
+            .transport
+            .with_zmq_socket(|s| s.monitor(&endpoint, i32::from(mask.bits())))
+            .map_err(|e| cannot(&e))?
+            .map_err(|e| cannot(&e))?;
+        Ok(Self {
+            events,
+            open: true,
+            reporter,
+        })
+    }
+
+    /// Reports on stderr the events that arrived; never ready.
+    pub(crate) fn poll_report(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        while self.open {
+            match pin!(self.events.read()).poll(cx) {
+                Poll::Ready(Ok(frames)) => match zmqio::decode_monitor_event(&frames) {
+                    Ok(ev) if ev.event != MonitorEvent::MonitorStopped => self.reporter.report(&ev),
+                    // libzmq's last word, or a message it should never send.
+                    _ => {}
+                },
+                Poll::Ready(Err(_)) => self.open = false,
+                Poll::Pending => break,
+            }
+        }
+        Poll::Pending
+    }
+
+    /// The socket watched, and its name.
+    pub(crate) fn reporter(&self) -> &Reporter {
+        &self.reporter
     }
 }
 
@@ -296,7 +573,7 @@ impl Sock {
         while self.events_open {
             let event = pin!(self.stream.read_event()).poll(cx);
             match event {
-                Poll::Ready(Ok(ev)) => self.report(&ev),
+                Poll::Ready(Ok(ev)) => self.reporter.report(&ev),
                 Poll::Ready(Err(_)) => self.events_open = false,
                 Poll::Pending => break,
             }
@@ -366,108 +643,67 @@ impl Sock {
         .await
     }
 
-    /// Reports a monitor event on stderr: failures always, the rest with `--verbose`.
-    pub(crate) fn report(&self, ev: &SocketEvent) {
-        let failure = matches!(
-            ev.event,
-            MonitorEvent::HandshakeFailedNoDetail
-                | MonitorEvent::HandshakeFailedProtocol
-                | MonitorEvent::HandshakeFailedAuth
-                | MonitorEvent::BindFailed
-                | MonitorEvent::AcceptFailed
-        );
-        if failure {
-            eprintln!(
-                "zmqio: {}: handshake or connection failed: {} {} ({})",
-                self.label,
-                event_name(ev),
-                ev.endpoint,
-                event_detail(ev)
-            );
-        } else if ev.event == MonitorEvent::Disconnected {
-            if self.transport().connections().contains(&ev.endpoint) {
-                eprintln!(
-                    "zmqio: {}: connection lost: {} (libzmq reconnects)",
-                    self.label, ev.endpoint
-                );
-            } else {
-                eprintln!(
-                    "zmqio: {}: a peer disconnected from {}",
-                    self.label, ev.endpoint
-                );
-            }
-        } else if self.verbose {
-            eprintln!(
-                "zmqio: {}: {} {} ({})",
-                self.label,
-                event_name(ev),
-                ev.endpoint,
-                event_detail(ev)
-            );
-        }
-    }
-
     /// Closes the socket: stops reading, flushes zmqio's write queue into libzmq and waits
-    /// until the socket is closed. What libzmq accepted is delivered by [`shutdown`] at the
-    /// end of the program. Waiting for a peer that does not come is said on stderr after a
-    /// second; Ctrl-C then drops the queue (status 130).
+    /// until the socket is closed (see [`finish`]).
     pub(crate) async fn finish(self) -> CliResult {
-        let Self { stream, label, .. } = self;
-        let t = stream.transport().clone();
+        let Self {
+            stream, reporter, ..
+        } = self;
         stream.close();
-        let mut hinted = false;
-        let lost = loop {
-            tokio::select! {
-                lost = t.wait_closed() => break lost,
-                () = tokio::time::sleep(Duration::from_secs(1)), if !hinted => {
-                    hinted = true;
-                    eprintln!(
-                        "zmqio: {label}: waiting for a peer to take {} queued bytes; Ctrl-C drops them",
-                        t.get_write_buffer_size()
-                    );
-                }
-                () = interrupted() => {
-                    let bytes = t.get_write_buffer_size();
-                    t.abort();
-                    t.wait_closed().await;
-                    return Err(CliError::Dropped(format!(
-                        "{label}: dropped {bytes} queued bytes that no peer took"
-                    )));
-                }
-            }
-        };
-        match lost {
-            None => Ok(()),
-            Some(e) => Err(failed(format!("{label}: connection lost: {e}"))),
-        }
+        finish(reporter.transport(), reporter.label()).await
     }
 }
 
-/// Ends the program's use of libzmq without losing what it accepted for sending: terminates
-/// the process-wide context, which waits until every message its closed sockets accepted is
-/// delivered or their LINGER (libzmq's default: forever) expires. Said on stderr after a
-/// second; Ctrl-C then drops them (status 130). Call once, after every socket is finished.
-///
-/// The only place the tool ends libzmq: when the library offers an end-of-program shutdown
-/// with a limit, call it here.
-pub(crate) async fn shutdown() -> CliResult {
-    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
-        return Ok(());
+/// Waits until the closing transport `t` has flushed zmqio's write queue into libzmq and
+/// closed its socket. What libzmq accepted is delivered by [`shutdown`] at the end of the
+/// program. Waiting for a peer that does not come is said on stderr after a second; Ctrl-C
+/// then drops the queue (status 130).
+pub(crate) async fn finish(t: &ZmqTransport, label: &str) -> CliResult {
+    t.close();
+    let mut hinted = false;
+    let lost = loop {
+        tokio::select! {
+            lost = t.wait_closed() => break lost,
+            () = tokio::time::sleep(Duration::from_secs(1)), if !hinted => {
+                hinted = true;
+                eprintln!(
+                    "zmqio: {label}: waiting for a peer to take {} queued bytes; Ctrl-C drops them",
+                    t.get_write_buffer_size()
+                );
+            }
+            () = interrupted() => {
+                let bytes = t.get_write_buffer_size();
+                t.abort();
+                t.wait_closed().await;
+                return Err(CliError::Dropped(format!(
+                    "{label}: dropped {bytes} queued bytes that no peer took"
+                )));
+            }
+        }
+    };
+    match lost {
+        None => Ok(()),
+        Some(e) => Err(failed(format!("{label}: connection lost: {e}"))),
     }
-    // zmq_ctx_term, exactly once (guarded above). zmqio keeps the process-wide context in a
-    // static that is never dropped, so no other handle ever terminates it a second time;
-    // nothing makes a socket after this. It blocks while libzmq delivers: off the runtime.
-    let mut term = tokio::task::spawn_blocking(|| zmqio::default_context().destroy());
+}
+
+/// How long the end of the program may wait for libzmq to deliver: no bound of its own
+/// (LINGER, `--linger`, bounds it; Ctrl-C ends it).
+const UNTIL_INTERRUPTED: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Ends the program's use of libzmq without losing what it accepted for sending, with
+/// `zmqio::shutdown`: closes whatever is still open in the process-wide context (the
+/// authenticator included), then terminates the context, which waits until every message
+/// its closed sockets accepted is delivered or their LINGER (libzmq's default: forever)
+/// expires. Said on stderr after a second; Ctrl-C then drops them (status 130). Call once,
+/// after every socket is finished.
+pub(crate) async fn shutdown() -> CliResult {
+    let mut end = pin!(zmqio::shutdown(UNTIL_INTERRUPTED));
     let mut hinted = false;
     loop {
         tokio::select! {
-            done = &mut term => {
-                return match done {
-                    Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(failed(format!("cannot end libzmq: {}", e.message()))),
-                    Err(e) => Err(failed(format!("cannot end libzmq: {e}"))),
-                };
+            done = &mut end => {
+                return done.map_err(|e| failed(format!("cannot end libzmq: {e}")));
             }
             () = tokio::time::sleep(Duration::from_secs(1)), if !hinted => {
                 hinted = true;
@@ -476,6 +712,7 @@ pub(crate) async fn shutdown() -> CliResult {
                 );
             }
             () = interrupted() => {
+                // The termination goes on on the library's thread; the process exits.
                 return Err(CliError::Dropped(
                     "dropped messages libzmq had not delivered yet".into(),
                 ));

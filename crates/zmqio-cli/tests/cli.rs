@@ -1,6 +1,8 @@
 //! The `zmqio` binary driven from outside, in pairs of processes: `send` into `recv`,
 //! `send --type REQ` against a zmqio REP and a pyzmq REP, `monitor` seeing a connect, a proxy
-//! between a REQ and a REP, Ctrl-C, keygen, bench, and bad arguments.
+//! between a REQ and a REP (and one that outlives a departed client), Ctrl-C, keygen, PLAIN
+//! and CURVE servers with zmqio's authenticator (admitted and refused), bench, and bad
+//! arguments.
 //!
 //! No fixed ports: a bind on tcp://127.0.0.1:* prints `bound ENDPOINT` as the first line of
 //! the child's stderr, and the peer is started with that endpoint. Every test runs under a
@@ -108,6 +110,17 @@ impl Proc {
                     "{}: no stderr line with {needle:?} ({e:?}); saw {:?}",
                     self.name, self.stderr_seen
                 ),
+            }
+        }
+    }
+
+    /// Reads stdout up to the first line that contains `needle`; checks it also has `also`.
+    fn stdout_until(&mut self, needle: &str, also: &str) {
+        loop {
+            let line = self.stdout_line();
+            if line.contains(needle) {
+                assert!(line.contains(also), "{}: {line}", self.name);
+                return;
             }
         }
     }
@@ -716,6 +729,249 @@ fn curve_gets_through_with_the_right_key_and_a_wrong_one_is_reported() {
     });
 }
 
+/// The Z85 value of `name = "..."` in a certificate file.
+fn cert_key(path: &std::path::Path, name: &str) -> String {
+    let text = std::fs::read_to_string(path).expect("certificate");
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in {text}"));
+    line.split('"').nth(1).expect("quoted key").to_owned()
+}
+
+#[test]
+fn curve_allow_admits_the_certificates_of_a_directory_and_refuses_others() {
+    watchdog(90, || {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let clients = dir.path().join("clients");
+        let clients = clients.to_str().expect("utf-8 path");
+        if !has_curve() {
+            // The refusal is clear, and comes before any socket: no CURVE, nothing else.
+            std::fs::create_dir_all(clients).expect("dir");
+            let key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+            run(&[
+                "recv",
+                "--type",
+                "PULL",
+                "--bind",
+                "tcp://127.0.0.1:*",
+                "--curve-server",
+                "--curve-secret-key",
+                key,
+                "--curve-allow",
+                clients,
+            ])
+            .code(1)
+            .stderr(predicate::str::contains("without CURVE"));
+            return;
+        }
+        let others = dir.path().join("others");
+        let others = others.to_str().expect("utf-8 path");
+        run(&["keygen", "--out", clients, "client"]).success();
+        run(&["keygen", "--out", others, "intruder"]).success();
+        let (server_public, server_secret) = keygen();
+        let client = dir.path().join("clients/client.key_secret");
+        let intruder = dir.path().join("others/intruder.key_secret");
+        let mut server = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-server",
+            "--curve-secret-key",
+            &server_secret,
+            "--curve-allow",
+            clients,
+            "--count",
+            "1",
+        ]);
+        let ep = server.bound();
+        // A client with the right server key but a certificate not in the directory: the
+        // server refuses it, and both sides say so with the ZAP status.
+        let mut refused = Proc::zmqio(&[
+            "monitor",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--curve-server-key",
+            &server_public,
+            "--curve-public-key",
+            &cert_key(&intruder, "public-key"),
+            "--curve-secret-key",
+            &cert_key(&intruder, "secret-key"),
+        ]);
+        let line = server.stderr_until("HandshakeFailedAuth");
+        assert!(line.contains("ZAP status 400"), "{line}");
+        refused.stdout_until("HandshakeFailedAuth", "ZAP status 400");
+        drop(refused);
+        run(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--curve-server-key",
+            &server_public,
+            "--curve-public-key",
+            &cert_key(&client, "public-key"),
+            "--curve-secret-key",
+            &cert_key(&client, "secret-key"),
+            "welcome",
+        ])
+        .success();
+        let (status, out, err) = server.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(out, vec!["welcome"], "the intruder's message never arrives");
+        assert!(
+            !err.iter().any(|l| l.contains("admits ANY client key")),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
+fn a_curve_server_without_an_allow_option_says_it_admits_any_client() {
+    watchdog(60, || {
+        if !has_curve() {
+            return; // the refusal is checked by the CURVE tests above
+        }
+        let (_, server_secret) = keygen();
+        let mut server = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--curve-server",
+            "--curve-secret-key",
+            &server_secret,
+        ]);
+        server.bound();
+        server.stderr_until("admits ANY client key");
+        server.interrupt();
+        assert!(server.finish().0.success());
+    });
+}
+
+#[test]
+fn plain_server_admits_its_users_and_reports_a_wrong_password() {
+    watchdog(90, || {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let users = dir.path().join("users.txt");
+        std::fs::write(
+            &users,
+            "# who may send\nalice:s3cret:with:colons\n\nbob:hunter2\n",
+        )
+        .expect("users file");
+        let mut server = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--plain-server",
+            "--plain-users-file",
+            users.to_str().expect("utf-8 path"),
+            "--plain-users",
+            "carol:pw1,dave:pw2",
+            "--count",
+            "3",
+        ]);
+        let ep = server.bound();
+        // A wrong password: the server refuses it, and both sides say so.
+        let mut wrong = Proc::zmqio(&[
+            "monitor",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--plain",
+            "alice:wrong",
+        ]);
+        let line = server.stderr_until("HandshakeFailedAuth");
+        assert!(
+            line.contains("ZAP status 400 (authentication refused)"),
+            "{line}"
+        );
+        wrong.stdout_until("HandshakeFailedAuth", "ZAP status 400");
+        drop(wrong);
+        for (user, text) in [
+            ("alice:s3cret:with:colons", "from alice"),
+            ("bob:hunter2", "from bob"),
+            ("dave:pw2", "from dave"),
+        ] {
+            run(&[
+                "send",
+                "--type",
+                "PUSH",
+                "--connect",
+                &ep,
+                "--plain",
+                user,
+                text,
+            ])
+            .success();
+        }
+        let (status, out, err) = server.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(out, vec!["from alice", "from bob", "from dave"]);
+    });
+}
+
+#[test]
+fn proxy_survives_a_client_that_left_before_its_reply() {
+    watchdog(120, || {
+        let mut proxy = Proc::zmqio(&[
+            "proxy",
+            "--frontend",
+            "ROUTER:tcp://127.0.0.1:*",
+            "--backend",
+            "DEALER:tcp://127.0.0.1:*",
+        ]);
+        let front = proxy.bound();
+        let back = proxy.stderr_until("bound ").replace("bound ", "");
+        // No worker yet: the request waits in the proxy; the client gives up and leaves.
+        run(&[
+            "send",
+            "--type",
+            "REQ",
+            "--connect",
+            &front,
+            "--timeout",
+            "300",
+            "--linger",
+            "0",
+            "early",
+        ])
+        .code(1)
+        .stderr(predicate::str::contains("no reply within 300 ms"));
+        // The worker answers the request of the departed client; that reply has nowhere to
+        // go and is dropped, and the proxy goes on.
+        let mut worker = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "REP",
+            "--connect",
+            &back,
+            "--reply",
+            "world",
+        ]);
+        assert_eq!(worker.stdout_line(), "early");
+        run(&["send", "--type", "REQ", "--connect", &front, "hello"])
+            .success()
+            .stdout("world\n");
+        for p in [&proxy, &worker] {
+            p.interrupt();
+        }
+        for p in [proxy, worker] {
+            let (status, _, err) = p.finish();
+            assert!(status.success(), "{status:?} {err:?}");
+        }
+    });
+}
+
 #[test]
 fn bench_reports_rates_and_latency() {
     watchdog(120, || {
@@ -864,6 +1120,42 @@ fn bad_arguments_exit_2_with_one_line_naming_the_argument() {
                 "--plain",
             ),
             (&["keygen", "--out", "/tmp"], "NAME"),
+            (
+                &[
+                    "recv",
+                    "--type",
+                    "PULL",
+                    "--bind",
+                    "tcp://127.0.0.1:*",
+                    "--plain-server",
+                ],
+                "--plain-users",
+            ),
+            (
+                &[
+                    "recv",
+                    "--type",
+                    "PULL",
+                    "--bind",
+                    "tcp://127.0.0.1:*",
+                    "--plain-server",
+                    "--plain-users-file",
+                    "/nonexistent/users.txt",
+                ],
+                "--plain-users-file",
+            ),
+            (
+                &[
+                    "recv",
+                    "--type",
+                    "PULL",
+                    "--bind",
+                    "tcp://127.0.0.1:*",
+                    "--curve-allow",
+                    "/tmp",
+                ],
+                "--curve-server",
+            ),
         ];
         for (args, arg) in cases {
             let output = zmqio().args(*args).timeout(WAIT).output().expect("zmqio");

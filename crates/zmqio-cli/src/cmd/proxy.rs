@@ -1,15 +1,19 @@
-//! `zmqio proxy`: forward messages between a frontend and a backend socket.
+//! `zmqio proxy`: forward messages between a frontend and a backend socket, with the
+//! library's `zmqio::proxy::Proxy`.
 
 use std::future::{poll_fn, Future};
 use std::pin::pin;
-use std::task::Poll;
 
 use crate::args::{can_receive, can_send, type_name, ProxyArgs, Security, Side};
 use crate::error::{failed, usage, CliError, CliResult};
-use crate::socket::{interrupted, lost_error, open, Extra, Sock, Spec};
-use crate::zmqio::{zmq::SocketType, Multipart, ZmqTransport};
+use crate::socket::{finish, interrupted, open_watched, Spec, Watch};
+use crate::zmqio::{proxy::Proxy, zmq::SocketType, ZmqStream};
 
-/// Runs `zmqio proxy`.
+/// Runs `zmqio proxy`: forwards both ways (where the socket types allow it) until Ctrl-C or
+/// a lost socket. The proxy takes a message from one side only while the other side (and
+/// the capture) can take it, so a slow side holds the other back instead of queueing
+/// without bound. A ROUTER side drops a message for a peer that is not connected (as
+/// libzmq's `zmq_proxy` does), so a client that left cannot end the proxy.
 pub(crate) async fn run(a: ProxyArgs) -> CliResult {
     let (f, b) = (a.frontend.socket_type, a.backend.socket_type);
     let flows = (can_receive(f) && can_send(b)) || (can_receive(b) && can_send(f));
@@ -20,41 +24,55 @@ pub(crate) async fn run(a: ProxyArgs) -> CliResult {
             type_name(b)
         )));
     }
-    let mut front = open_side(&a.frontend, "frontend", &a.security, &a).await?;
-    let mut back = open_side(&a.backend, "backend", &Security::default(), &a).await?;
-    let mut capture = match &a.capture {
-        None => None,
-        Some((ep, bind)) => {
-            let eps = std::slice::from_ref(ep);
-            let (binds, connects): (&[String], &[String]) =
-                if *bind { (eps, &[]) } else { (&[], eps) };
-            let security = Security::default();
-            Some(
-                open(Spec {
-                    socket_type: SocketType::PUB,
-                    binds,
-                    connects,
-                    security: &security,
-                    opts: &a.opts,
-                    extra: &[],
-                    all_events: false,
-                    label: "capture",
-                    bind_arg: "--capture",
-                    connect_arg: "--capture",
-                })
-                .await?,
-            )
+    let (front, front_watch) = open_side(&a.frontend, "frontend", &a.security, &a).await?;
+    let (back, back_watch) = open_side(&a.backend, "backend", &Security::default(), &a).await?;
+    let mut watches = vec![front_watch, back_watch];
+    let mut proxy = Proxy::new(front, back);
+    if let Some((ep, bind)) = &a.capture {
+        let eps = std::slice::from_ref(ep);
+        let (binds, connects): (&[String], &[String]) = if *bind { (eps, &[]) } else { (&[], eps) };
+        let security = Security::default();
+        let (capture, watch) = open_watched(Spec {
+            socket_type: SocketType::PUB,
+            binds,
+            connects,
+            security: &security,
+            opts: &a.opts,
+            extra: &[],
+            all_events: false,
+            label: "capture",
+            bind_arg: "--capture",
+            connect_arg: "--capture",
+        })
+        .await?;
+        proxy = proxy.capture(capture);
+        watches.push(watch);
+    }
+    let handle = proxy.handle();
+    let mut running = pin!(proxy.run());
+    let mut intr = pin!(interrupted());
+    let outcome = poll_fn(|cx| {
+        for w in &mut watches {
+            let _ = w.poll_report(cx);
         }
-    };
-    let forwarded = forward(&mut front, &mut back, capture.as_ref().map(Sock::transport)).await;
-    let mut first_error: Option<CliError> = forwarded.err();
-    for sock in [Some(front), Some(back), capture.take()]
-        .into_iter()
-        .flatten()
-    {
-        if let Err(e) = sock.finish().await {
+        // A finished `interrupted()` is never polled again.
+        if !handle.is_terminated() && intr.as_mut().poll(cx).is_ready() {
+            // The run returns at its next poll, just below.
+            handle.terminate();
+        }
+        running.as_mut().poll(cx)
+    })
+    .await;
+    // The proxy has let its streams go: each closes, flushing what it queued.
+    let mut first_error: Option<CliError> = None;
+    for w in &watches {
+        let r = w.reporter();
+        if let Err(e) = finish(r.transport(), r.label()).await {
             first_error.get_or_insert(e);
         }
+    }
+    if let Err(e) = outcome {
+        first_error.get_or_insert_with(|| failed(format!("proxy: a socket was lost: {e}")));
     }
     first_error.map_or(Ok(()), Err)
 }
@@ -64,7 +82,7 @@ async fn open_side(
     label: &str,
     security: &Security,
     a: &ProxyArgs,
-) -> CliResult<Sock> {
+) -> CliResult<(ZmqStream, Watch)> {
     let eps = std::slice::from_ref(&side.endpoint);
     let (binds, connects): (&[String], &[String]) = if side.bind { (eps, &[]) } else { (&[], eps) };
     let arg = if label == "frontend" {
@@ -72,89 +90,25 @@ async fn open_side(
     } else {
         "--backend"
     };
-    let extra = match side.socket_type {
-        // Forwarding to a peer that is not there yet queues rather than drops.
-        SocketType::ROUTER => vec![Extra::RouterMandatory],
-        _ => Vec::new(),
-    };
-    open(Spec {
+    let (stream, watch) = open_watched(Spec {
         socket_type: side.socket_type,
         binds,
         connects,
         security,
         opts: &a.opts,
-        extra: &extra,
+        extra: &[],
         all_events: false,
         label,
         bind_arg: arg,
         connect_arg: arg,
     })
-    .await
-}
-
-/// Which way a message went.
-enum Moved {
-    FrontToBack(Multipart),
-    BackToFront(Multipart),
-    Stop,
-    Lost(&'static str, Option<crate::zmqio::Error>),
-}
-
-/// Forwards messages both ways until Ctrl-C or a lost socket, with backpressure: while one
-/// side's write queue is above its high watermark, the other side is not read (its own
-/// read-side watermark, then libzmq's HWM, then pushes back on its peers) until the queue
-/// drains to the low watermark.
-///
-/// The only forwarding loop of the tool: when the library offers a proxy, call it here.
-pub(crate) async fn forward(
-    front: &mut Sock,
-    back: &mut Sock,
-    capture: Option<&ZmqTransport>,
-) -> CliResult {
-    let (ft, bt) = (front.transport().clone(), back.transport().clone());
-    let f_to_b = can_receive(ft.socket_type()) && can_send(bt.socket_type());
-    let b_to_f = can_receive(bt.socket_type()) && can_send(ft.socket_type());
-    let mut intr = pin!(interrupted());
-    loop {
-        let moved = poll_fn(|cx| {
-            if intr.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(Moved::Stop);
-            }
-            let back_full = congested(&bt, cx);
-            let front_full = congested(&ft, cx);
-            match front.poll_next(cx, f_to_b && !back_full) {
-                Poll::Ready(Ok(m)) => return Poll::Ready(Moved::FrontToBack(m)),
-                Poll::Ready(Err(e)) => return Poll::Ready(Moved::Lost("frontend", e)),
-                Poll::Pending => {}
-            }
-            match back.poll_next(cx, b_to_f && !front_full) {
-                Poll::Ready(Ok(m)) => Poll::Ready(Moved::BackToFront(m)),
-                Poll::Ready(Err(e)) => Poll::Ready(Moved::Lost("backend", e)),
-                Poll::Pending => Poll::Pending,
-            }
-        })
-        .await;
-        let (to, label, msg) = match moved {
-            Moved::FrontToBack(m) => (&bt, "backend", m),
-            Moved::BackToFront(m) => (&ft, "frontend", m),
-            Moved::Stop => return Ok(()),
-            Moved::Lost(label, e) => return Err(lost_error(label, e)),
-        };
-        if let Some(c) = capture {
-            // A PUB never blocks: it drops for slow subscribers.
-            c.write(msg.clone())
-                .map_err(|e| failed(format!("capture: {e}")))?;
-        }
-        to.write(msg).map_err(|e| lost_error(label, Some(e)))?;
+    .await?;
+    if side.socket_type == SocketType::SUB {
+        // A SUB side forwards everything its publishers send.
+        stream
+            .transport()
+            .subscribe(b"")
+            .map_err(|e| failed(format!("{label}: cannot subscribe: {e}")))?;
     }
-}
-
-/// Whether `t`'s write queue is above its high watermark; if so, `cx` is woken when it has
-/// drained to the low one (or the transport ends).
-fn congested(t: &ZmqTransport, cx: &mut std::task::Context<'_>) -> bool {
-    if t.get_write_buffer_size() <= t.get_write_buffer_limits().1 {
-        return false;
-    }
-    // Dropping a pending drain() loses nothing: the transport keeps the waker.
-    !matches!(pin!(t.drain()).poll(cx), Poll::Ready(_))
+    Ok((stream, watch))
 }
