@@ -67,6 +67,7 @@ use bytes::Bytes;
 use futures::FutureExt;
 
 use crate::runtime::Runtime;
+use crate::types::trace::{self, ZapSubject};
 use crate::{opt, ConnectionBuilder, Error, Multipart, Result, ZmqProtocol, ZmqTransport};
 
 mod cert;
@@ -275,9 +276,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Inner {
-    /// Counts and sends a reply. A reply that cannot be sent (the handler stopped, the
-    /// server socket went away) is dropped: the handshake then fails or times out.
-    fn send(&self, transport: &ZmqTransport, envelope: Vec<Bytes>, reply: Reply) {
+    /// Counts, traces and sends a reply about `subject`. A reply that cannot be sent (the
+    /// handler stopped, the server socket went away) is dropped: the handshake then fails or
+    /// times out.
+    fn send(
+        &self,
+        transport: &ZmqTransport,
+        envelope: Vec<Bytes>,
+        reply: Reply,
+        subject: &ZapSubject,
+    ) {
+        trace::zap_decision(subject, &reply.decision);
         let counter = if reply.accepts() {
             &self.accepted
         } else {
@@ -310,12 +319,16 @@ impl ZmqProtocol for ZapProtocol {
         let (envelope, body) = zap::split_envelope(msg.into_vec());
         let request = match zap::parse_request(&body) {
             Ok(request) => request,
-            Err(reply) => return self.inner.send(transport, envelope, reply),
+            Err(reply) => {
+                let subject = ZapSubject::malformed();
+                return self.inner.send(transport, envelope, reply, &subject);
+            }
         };
+        let subject = ZapSubject::of(&request);
         let handler = lock(&self.inner.handler).clone();
         let verdict = lock(&self.inner.policy).decide(&request, handler.is_some());
         match (verdict, handler) {
-            (Verdict::Reply(reply), _) => self.inner.send(transport, envelope, reply),
+            (Verdict::Reply(reply), _) => self.inner.send(transport, envelope, reply, &subject),
             (Verdict::AskHandler, Some(handler)) => {
                 let request_id = request.request_id.clone();
                 // A handler that panics, now or when polled, refuses (500) and harms nothing.
@@ -340,6 +353,7 @@ impl ZmqProtocol for ZapProtocol {
                             request_id,
                             decision,
                         },
+                        &subject,
                     );
                 }));
             }
@@ -348,7 +362,7 @@ impl ZmqProtocol for ZapProtocol {
                     request_id: request.request_id,
                     decision: Decision::InternalError("no handler".into()),
                 };
-                self.inner.send(transport, envelope, reply);
+                self.inner.send(transport, envelope, reply, &subject);
             }
         }
     }
