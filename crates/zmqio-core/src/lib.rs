@@ -115,6 +115,8 @@ pub use types::error::{Error, Result};
 pub use types::monitor::{self, decode_monitor_event, MonitorEvent, MonitorEvents, SocketEvent};
 pub use types::multipart::{Multipart, MultipartIter};
 pub use types::opt;
+// Also at the root, where API.md lists them: `zmqio::GetSocketOpt` as well as `zmqio::opt::..`.
+pub use types::opt::{GetSocketOpt, SetSocketOpt};
 pub use types::version::{
     parse_version, version, version_info, ReleaseLevel, VersionInfo, VERSION,
 };

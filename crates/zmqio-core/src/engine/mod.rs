@@ -636,6 +636,11 @@ impl<B: Backend> Engine<B> {
             return;
         }
         self.dropped_on_close += self.queue.len() as u64;
+        crate::types::trace::dropped_on_close(
+            self.socket_type,
+            self.queue.len(),
+            self.dropped_on_close,
+        );
         self.finish(None);
     }
 
@@ -861,6 +866,11 @@ impl<B: Backend> Engine<B> {
                     self.queued_bytes -= head.byte_len();
                     self.queued_weight -= message_weight(&head);
                     self.dropped_unroutable += 1;
+                    crate::types::trace::message_unroutable(
+                        self.socket_type,
+                        head.first(),
+                        self.dropped_unroutable,
+                    );
                     self.progress = true;
                     self.maybe_resume();
                 }

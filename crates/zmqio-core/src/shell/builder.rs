@@ -238,7 +238,25 @@ macro_rules! socket_spec_methods {
     () => {
         /// Adds endpoints to bind (before any connect). An IPv6 literal host
         /// (`tcp://[::1]:*`) sets `ZMQ_IPV6` on the socket first, as
-        /// [`ZmqTransport::bind`](crate::ZmqTransport::bind) does.
+        /// [`ZmqTransport::bind`](crate::ZmqTransport::bind) does. Takes one endpoint or
+        /// several (see [`IntoEndpoints`](crate::IntoEndpoints)); calling it again adds more.
+        ///
+        /// ```
+        /// # mod doc { include!("doctest_support.rs"); }
+        /// # doc::run(async {
+        /// use zmqio_core::StreamBuilder;
+        ///
+        /// // The same on `ConnectionBuilder`; with an adapter, `create_zmq_stream(zmq::PULL)`.
+        /// let pull = StreamBuilder::new(doc::rt(), zmq::PULL)
+        ///     .bind("inproc://builder-bind")
+        ///     .bind(["inproc://builder-bind-2", "tcp://127.0.0.1:*"])
+        ///     .await?;
+        /// assert_eq!(pull.transport().bindings().len(), 3);
+        /// // Where the last bind landed, with the port the system chose:
+        /// assert!(pull.bound_endpoint().unwrap().starts_with("tcp://127.0.0.1:"));
+        /// # Ok::<(), zmqio_core::Error>(())
+        /// # });
+        /// ```
         pub fn bind(mut self, endpoints: impl IntoEndpoints) -> Self {
             self.spec.binds.extend(endpoints.into_endpoints());
             self
@@ -246,7 +264,23 @@ macro_rules! socket_spec_methods {
 
         /// Adds endpoints to connect (after the binds). An IPv6 literal host sets
         /// `ZMQ_IPV6` on the socket first, as
-        /// [`ZmqTransport::connect`](crate::ZmqTransport::connect) does.
+        /// [`ZmqTransport::connect`](crate::ZmqTransport::connect) does. A tcp endpoint must
+        /// name an IP address (`resolve_endpoint` turns a host name into one); the peer need
+        /// not be there yet: libzmq connects in the background and retries.
+        ///
+        /// ```
+        /// # mod doc { include!("doctest_support.rs"); }
+        /// # doc::run(async {
+        /// use zmqio_core::StreamBuilder;
+        ///
+        /// let push = StreamBuilder::new(doc::rt(), zmq::PUSH)
+        ///     .connect("tcp://127.0.0.1:5555")
+        ///     .connect(vec!["inproc://builder-connect".to_owned()])
+        ///     .await?;
+        /// assert_eq!(push.transport().connections().len(), 2);
+        /// # Ok::<(), zmqio_core::Error>(())
+        /// # });
+        /// ```
         pub fn connect(mut self, endpoints: impl IntoEndpoints) -> Self {
             self.spec.connects.extend(endpoints.into_endpoints());
             self
@@ -259,6 +293,23 @@ macro_rules! socket_spec_methods {
         /// give its context with [`context`](Self::context): the socket monitor
         /// ([`ZmqTransport::enable_monitor`](crate::ZmqTransport::enable_monitor)) needs it, and fails with `InvalidArgument` when
         /// the socket is not in the context it assumed.
+        ///
+        /// ```
+        /// # mod doc { include!("doctest_support.rs"); }
+        /// # doc::run(async {
+        /// use zmqio_core::{opt, StreamBuilder};
+        ///
+        /// let socket = zmqio_core::default_context().socket(zmq::PULL)?;
+        /// socket.set_rcvhwm(10)?; // set up with the zmq crate's own API
+        /// let pull = StreamBuilder::new(doc::rt(), zmq::PULL).zmq_sock(socket).await?;
+        /// assert_eq!(pull.transport().getsockopt(opt::RcvHwm)?, 10);
+        /// // A socket of another type than the one asked for is refused.
+        /// let other = zmqio_core::default_context().socket(zmq::PUSH)?;
+        /// let refused = StreamBuilder::new(doc::rt(), zmq::PULL).zmq_sock(other).await;
+        /// assert!(matches!(refused, Err(zmqio_core::Error::InvalidArgument(_))));
+        /// # Ok::<(), zmqio_core::Error>(())
+        /// # });
+        /// ```
         pub fn zmq_sock(mut self, socket: zmq::Socket) -> Self {
             self.spec.socket = Some(socket);
             self
@@ -266,6 +317,27 @@ macro_rules! socket_spec_methods {
 
         /// Makes the socket in this context instead of the process-wide one. With
         /// [`zmq_sock`](Self::zmq_sock), names the context the given socket belongs to.
+        ///
+        /// `inproc://` endpoints and the ZAP handler ([`auth`](crate::auth)) are per context.
+        ///
+        /// ```
+        /// # mod doc { include!("doctest_support.rs"); }
+        /// # doc::run(async {
+        /// use zmqio_core::StreamBuilder;
+        ///
+        /// let ctx = zmq::Context::new();
+        /// let mut pull = StreamBuilder::new(doc::rt(), zmq::PULL)
+        ///     .context(ctx.clone())
+        ///     .bind("inproc://builder-context")
+        ///     .await?;
+        /// // A socket of the same context reaches the inproc endpoint.
+        /// let push = ctx.socket(zmq::PUSH)?;
+        /// push.connect("inproc://builder-context")?;
+        /// push.send("hello", 0)?;
+        /// assert_eq!(&pull.read().await?[0][..], b"hello");
+        /// # Ok::<(), zmqio_core::Error>(())
+        /// # });
+        /// ```
         pub fn context(mut self, ctx: zmq::Context) -> Self {
             self.spec.context = Some(ctx);
             self
@@ -291,6 +363,31 @@ macro_rules! socket_spec_methods {
         /// handler is bound fails with [`Error::InvalidState`](crate::Error::InvalidState),
         /// unless [`allow_missing_zap_handler`](Self::allow_missing_zap_handler) was called
         /// (see [`auth`](crate::auth)).
+        ///
+        /// ```
+        /// # mod doc { include!("doctest_support.rs"); }
+        /// # doc::run(async {
+        /// use zmqio_core::{opt, StreamBuilder};
+        ///
+        /// let mut router = StreamBuilder::new(doc::rt(), zmq::ROUTER)
+        ///     .bind("inproc://builder-setsockopt")
+        ///     .await?;
+        /// let dealer = StreamBuilder::new(doc::rt(), zmq::DEALER)
+        ///     .setsockopt(opt::RoutingId, b"worker-1".to_vec()) // set before the connection exists
+        ///     .setsockopt(opt::SndHwm, 100)
+        ///     .connect("inproc://builder-setsockopt")
+        ///     .await?;
+        /// dealer.write("ready")?;
+        /// assert_eq!(&router.read().await?[0][..], b"worker-1");
+        ///
+        /// // A value libzmq refuses fails the `.await`.
+        /// let refused = StreamBuilder::new(doc::rt(), zmq::DEALER)
+        ///     .setsockopt(opt::SndHwm, -1)
+        ///     .await;
+        /// assert_eq!(refused.unwrap_err().errno(), Some(zmq::Error::EINVAL.to_raw()));
+        /// # Ok::<(), zmqio_core::Error>(())
+        /// # });
+        /// ```
         pub fn setsockopt<O>(mut self, option: O, value: O::Value) -> Self
         where
             O: crate::opt::SetSocketOpt + Send + 'static,
@@ -310,6 +407,28 @@ macro_rules! socket_spec_methods {
         /// refuses to make such a socket; call this only where that is what you want (CURVE
         /// encryption without authentication, or a handler that will be bound before any
         /// peer connects).
+        ///
+        /// ```
+        /// # mod doc { include!("doctest_support.rs"); }
+        /// # doc::run(async {
+        /// use zmqio_core::{opt, Error, StreamBuilder};
+        ///
+        /// let ctx = zmq::Context::new(); // no ZAP handler is bound on it
+        /// let refused = StreamBuilder::new(doc::rt(), zmq::PULL)
+        ///     .context(ctx.clone())
+        ///     .setsockopt(opt::ZapDomain, "global".to_owned())
+        ///     .await;
+        /// assert!(matches!(refused, Err(Error::InvalidState(_))));
+        ///
+        /// let pull = StreamBuilder::new(doc::rt(), zmq::PULL)
+        ///     .context(ctx.clone())
+        ///     .setsockopt(opt::ZapDomain, "global".to_owned())
+        ///     .allow_missing_zap_handler() // every peer is admitted: libzmq ignores the domain
+        ///     .await?;
+        /// pull.close();
+        /// # Ok::<(), zmqio_core::Error>(())
+        /// # });
+        /// ```
         pub fn allow_missing_zap_handler(mut self) -> Self {
             self.spec.zap_handler_optional = true;
             self
@@ -350,6 +469,21 @@ pub struct ConnectionBuilder<P> {
 
 impl<P: ZmqProtocol> ConnectionBuilder<P> {
     /// A builder on `runtime`; adapters wrap this as `create_zmq_connection`.
+    ///
+    /// ```
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::{ConnectionBuilder, ZmqProtocol};
+    ///
+    /// struct Quiet;
+    /// impl ZmqProtocol for Quiet {}
+    ///
+    /// // `doc::rt()`: a `zmqio_core::runtime::Runtime` (see that module for one).
+    /// let (transport, _) = ConnectionBuilder::new(doc::rt(), || Quiet, zmq::PULL).await?;
+    /// assert_eq!(transport.socket_type(), zmq::PULL);
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn new<F>(runtime: Arc<dyn Runtime>, protocol_factory: F, zmq_type: zmq::SocketType) -> Self
     where
         F: FnOnce() -> P + Send + 'static,

@@ -305,6 +305,7 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
         if !shared.lock().engine.take_pause_writing() {
             return;
         }
+        crate::types::trace::engine_event(&EngineEvent::PauseWriting);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| guard.pause_writing())) {
             shared
                 .lock()

@@ -20,18 +20,35 @@
 //!
 //! # Example
 //!
-//! ```
-//! # async fn f(frontend: zmqio_core::ZmqStream, backend: zmqio_core::ZmqStream)
-//! # -> zmqio_core::Result<()> {
-//! use zmqio_core::proxy::Proxy;
+//! A streamer: producers push jobs to the frontend, workers pull them from the backend.
 //!
-//! // A ROUTER frontend for clients and a DEALER backend for workers, made by the adapter's
-//! // `create_zmq_stream(..).bind(..)`.
+//! ```
+//! # mod doc { include!("doctest_support.rs"); }
+//! # doc::run(async {
+//! use zmqio_core::proxy::Proxy;
+//! use zmqio_core::StreamBuilder;
+//!
+//! // With an adapter: `create_zmq_stream(zmq::PULL).bind(..)`, and the proxy's `run()`
+//! // spawned on the runtime.
+//! let frontend = StreamBuilder::new(doc::rt(), zmq::PULL).bind("inproc://jobs-in").await?;
+//! let backend = StreamBuilder::new(doc::rt(), zmq::PUSH).bind("inproc://jobs-out").await?;
 //! let proxy = Proxy::new(frontend, backend);
 //! let handle = proxy.handle();
-//! // Run it (here on the current task; usually spawned) until `handle.terminate()`.
-//! proxy.run().await?;
-//! # Ok(()) }
+//!
+//! let producer = StreamBuilder::new(doc::rt(), zmq::PUSH).connect("inproc://jobs-in").await?;
+//! let mut worker = StreamBuilder::new(doc::rt(), zmq::PULL).connect("inproc://jobs-out").await?;
+//! let work = async {
+//!     producer.write("job 1")?;
+//!     let job = worker.read().await?;
+//!     handle.terminate(); // run() returns Ok(())
+//!     Ok::<_, zmqio_core::Error>(job)
+//! };
+//! let (ran, job) = futures::join!(proxy.run(), work);
+//! ran?;
+//! assert_eq!(&job?[0][..], b"job 1");
+//! assert_eq!(handle.forwarded(), (1, 0));
+//! # Ok::<(), zmqio_core::Error>(())
+//! # });
 //! ```
 
 use std::future::poll_fn;
@@ -47,7 +64,21 @@ use crate::{Error, Result, ZmqStream};
 const BUDGET: usize = 256;
 
 /// Forwards messages between a frontend and a backend stream, with an optional capture;
-/// see the [module docs](self).
+/// see the [module docs](self) for a streamer that forwards a message.
+///
+/// ```
+/// # mod doc { include!("doctest_support.rs"); }
+/// # doc::run(async {
+/// use zmqio_core::proxy::Proxy;
+///
+/// // A pub/sub forwarder: publishers connect to the XSUB, subscribers to the XPUB.
+/// let proxy = Proxy::new(doc::stream(zmq::XSUB).await, doc::stream(zmq::XPUB).await);
+/// let handle = proxy.handle();
+/// handle.terminate(); // from anywhere, e.g. a signal handler
+/// proxy.run().await?;
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
+/// ```
 pub struct Proxy {
     frontend: ZmqStream,
     backend: ZmqStream,
@@ -56,6 +87,19 @@ pub struct Proxy {
 }
 
 /// Steers a running [`Proxy`]: pause, resume, terminate. Cheap to clone; `Send + Sync`.
+///
+/// ```
+/// # mod doc { include!("doctest_support.rs"); }
+/// # doc::run(async {
+/// use zmqio_core::proxy::Proxy;
+///
+/// let proxy = Proxy::new(doc::stream(zmq::PULL).await, doc::stream(zmq::PUSH).await);
+/// let handle = proxy.handle();
+/// std::thread::spawn(move || handle.terminate()); // Send: steer it from another thread
+/// proxy.run().await?; // returns once terminated
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
+/// ```
 #[derive(Clone, Debug)]
 pub struct ProxyHandle {
     control: Arc<Control>,
@@ -107,9 +151,16 @@ impl Proxy {
     /// A proxy between `frontend` and `backend` (not running until [`run`](Self::run)).
     ///
     /// ```
-    /// # fn f(a: zmqio_core::ZmqStream, b: zmqio_core::ZmqStream) {
-    /// let proxy = zmqio_core::proxy::Proxy::new(a, b);
-    /// # }
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// // A broker: clients connect to the ROUTER, workers to the DEALER.
+    /// let proxy = Proxy::new(doc::stream(zmq::ROUTER).await, doc::stream(zmq::DEALER).await);
+    /// proxy.handle().terminate();
+    /// proxy.run().await?; // returns at once: terminated
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn new(frontend: ZmqStream, backend: ZmqStream) -> Self {
         Self {
@@ -131,9 +182,17 @@ impl Proxy {
     /// backpressure: while it is above its high watermark, nothing is forwarded.
     ///
     /// ```
-    /// # fn f(a: zmqio_core::ZmqStream, b: zmqio_core::ZmqStream, c: zmqio_core::ZmqStream) {
-    /// let proxy = zmqio_core::proxy::Proxy::new(a, b).capture(c);
-    /// # }
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// let capture = doc::stream(zmq::PUB).await; // bind it where a monitoring tool subscribes
+    /// let proxy = Proxy::new(doc::stream(zmq::XSUB).await, doc::stream(zmq::XPUB).await)
+    ///     .capture(capture);
+    /// proxy.handle().terminate();
+    /// proxy.run().await?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn capture(mut self, capture: ZmqStream) -> Self {
         self.capture = Some(capture);
@@ -143,11 +202,18 @@ impl Proxy {
     /// A handle to pause, resume or terminate the proxy, before or while it runs.
     ///
     /// ```
-    /// # fn f(a: zmqio_core::ZmqStream, b: zmqio_core::ZmqStream) {
-    /// let proxy = zmqio_core::proxy::Proxy::new(a, b);
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// let proxy = Proxy::new(doc::stream(zmq::ROUTER).await, doc::stream(zmq::DEALER).await);
     /// let handle = proxy.handle();
-    /// handle.pause();
-    /// # }
+    /// let steering = handle.clone(); // handles are cheap to clone, Send and Sync
+    /// steering.pause();
+    /// handle.terminate();
+    /// proxy.run().await?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn handle(&self) -> ProxyHandle {
         ProxyHandle {
@@ -165,11 +231,16 @@ impl Proxy {
     /// proxy itself (one is taken from a stream only when the other side accepts it at once).
     ///
     /// ```
-    /// # async fn f(a: zmqio_core::ZmqStream, b: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
-    /// let proxy = zmqio_core::proxy::Proxy::new(a, b);
-    /// proxy.handle().terminate();
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// let proxy = Proxy::new(doc::stream(zmq::ROUTER).await, doc::stream(zmq::DEALER).await);
+    /// let handle = proxy.handle();
+    /// handle.terminate();
     /// proxy.run().await?; // returns at once: terminated
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub async fn run(mut self) -> Result<()> {
         poll_fn(|cx| self.poll_run(cx)).await
@@ -273,10 +344,18 @@ impl ProxyHandle {
     /// `zmq_proxy_steerable`'s `PAUSE`.
     ///
     /// ```
-    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
-    /// h.pause();
-    /// h.resume();
-    /// # }
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// let proxy = Proxy::new(doc::stream(zmq::ROUTER).await, doc::stream(zmq::DEALER).await);
+    /// let handle = proxy.handle();
+    /// handle.pause();
+    /// assert!(!handle.is_terminated());
+    /// handle.terminate();
+    /// proxy.run().await?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn pause(&self) {
         self.control.command(Command::Pause);
@@ -285,9 +364,18 @@ impl ProxyHandle {
     /// Forwards again after [`pause`](Self::pause). Like `RESUME`.
     ///
     /// ```
-    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
-    /// h.resume();
-    /// # }
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// let proxy = Proxy::new(doc::stream(zmq::ROUTER).await, doc::stream(zmq::DEALER).await);
+    /// let handle = proxy.handle();
+    /// handle.pause();
+    /// handle.resume();
+    /// handle.terminate();
+    /// proxy.run().await?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn resume(&self) {
         self.control.command(Command::Run);
@@ -297,10 +385,17 @@ impl ProxyHandle {
     /// proxy does not resume. Like `TERMINATE`.
     ///
     /// ```
-    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
-    /// h.terminate();
-    /// assert!(h.is_terminated());
-    /// # }
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// let proxy = Proxy::new(doc::stream(zmq::ROUTER).await, doc::stream(zmq::DEALER).await);
+    /// let handle = proxy.handle();
+    /// handle.terminate();
+    /// assert!(handle.is_terminated());
+    /// proxy.run().await?; // Ok: terminated, not failed
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn terminate(&self) {
         self.control.command(Command::Terminate);
@@ -309,9 +404,18 @@ impl ProxyHandle {
     /// Whether [`terminate`](Self::terminate) was called.
     ///
     /// ```
-    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
-    /// if !h.is_terminated() { h.pause(); }
-    /// # }
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// let proxy = Proxy::new(doc::stream(zmq::ROUTER).await, doc::stream(zmq::DEALER).await);
+    /// let handle = proxy.handle();
+    /// assert!(!handle.is_terminated());
+    /// handle.terminate();
+    /// assert!(handle.is_terminated());
+    /// # proxy.run().await?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn is_terminated(&self) -> bool {
         self.control.lock().command == Command::Terminate
@@ -320,9 +424,18 @@ impl ProxyHandle {
     /// How many messages were forwarded so far: `(frontend to backend, backend to frontend)`.
     ///
     /// ```
-    /// # fn f(h: zmqio_core::proxy::ProxyHandle) {
-    /// let (requests, replies) = h.forwarded();
-    /// # }
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::proxy::Proxy;
+    ///
+    /// let proxy = Proxy::new(doc::stream(zmq::ROUTER).await, doc::stream(zmq::DEALER).await);
+    /// let handle = proxy.handle();
+    /// let (requests, replies) = handle.forwarded();
+    /// assert_eq!((requests, replies), (0, 0));
+    /// handle.terminate();
+    /// proxy.run().await?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn forwarded(&self) -> (u64, u64) {
         let st = self.control.lock();

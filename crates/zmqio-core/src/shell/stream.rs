@@ -17,6 +17,10 @@ use crate::{
 };
 
 /// Default bound of the monitor-event backlog of a stream.
+///
+/// ```
+/// assert_eq!(zmqio_core::DEFAULT_EVENTS_BACKLOG, 100);
+/// ```
 pub const DEFAULT_EVENTS_BACKLOG: usize = 100;
 
 /// Builds a [`ZmqStream`]; returned by each adapter's `create_zmq_stream`. Await it.
@@ -50,6 +54,16 @@ pub struct StreamBuilder {
 
 impl StreamBuilder {
     /// A builder on `runtime`; adapters wrap this as `create_zmq_stream`.
+    ///
+    /// ```
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// // `doc::rt()`: a `zmqio_core::runtime::Runtime` (see that module for one).
+    /// let pull = zmqio_core::StreamBuilder::new(doc::rt(), zmq::PULL).await?;
+    /// assert_eq!(pull.transport().socket_type(), zmq::PULL);
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn new(runtime: Arc<dyn Runtime>, zmq_type: zmq::SocketType) -> Self {
         Self {
             runtime,
@@ -66,20 +80,71 @@ impl StreamBuilder {
     /// Read-side watermarks: reading from the socket pauses while the messages waiting to be
     /// read weigh more than `high`, and resumes at `low`. A message weighs its bytes plus 32
     /// per frame (`engine::message_weight`), so a flood of empty messages pauses reading like
-    /// any other. Defaults: 64 KiB and `high / 4`.
+    /// any other. Defaults: 64 KiB and `high / 4`. `high` below `low` makes the `.await` fail
+    /// with `InvalidArgument`.
+    ///
+    /// ```
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::{Error, StreamBuilder};
+    ///
+    /// let pull = StreamBuilder::new(doc::rt(), zmq::PULL)
+    ///     .read_buffer_limits(Some(1 << 20), None) // low: high / 4
+    ///     .await?;
+    /// assert_eq!(pull.get_read_buffer_limits(), (1 << 18, 1 << 20));
+    ///
+    /// let bad = StreamBuilder::new(doc::rt(), zmq::PULL)
+    ///     .read_buffer_limits(Some(10), Some(20))
+    ///     .await;
+    /// assert!(matches!(bad, Err(Error::InvalidArgument(_))));
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn read_buffer_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
         self.read_limits = (high, low);
         self
     }
 
-    /// Write-side watermarks of the transport (see `ZmqTransport::set_write_buffer_limits`).
+    /// Write-side watermarks of the transport (see `ZmqTransport::set_write_buffer_limits`):
+    /// the `Sink` is ready while the write queue weighs at most `high`, `drain` completes at
+    /// `low`. Defaults: 64 KiB and `high / 4`.
+    ///
+    /// ```
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::StreamBuilder;
+    ///
+    /// let push = StreamBuilder::new(doc::rt(), zmq::PUSH)
+    ///     .write_buffer_limits(Some(4096), Some(1024))
+    ///     .await?;
+    /// assert_eq!(push.transport().get_write_buffer_limits(), (1024, 4096));
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn write_buffer_limits(mut self, high: Option<usize>, low: Option<usize>) -> Self {
         self.write_limits = (high, low);
         self
     }
 
     /// How many monitor events to keep unread before dropping the oldest; `None` keeps all.
-    /// Default `Some(100)`.
+    /// Default `Some(100)` ([`DEFAULT_EVENTS_BACKLOG`]); the events dropped are counted in
+    /// [`ZmqStream::dropped_events`].
+    ///
+    /// ```
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::StreamBuilder;
+    ///
+    /// let mut pull = StreamBuilder::new(doc::rt(), zmq::PULL)
+    ///     .events_backlog(Some(1)) // only the newest unread event is kept
+    ///     .await?;
+    /// pull.transport().enable_monitor(None).await?;
+    /// pull.transport().bind("tcp://127.0.0.1:*").await?; // Listening
+    /// let event = pull.read_event().await?;
+    /// assert_eq!(event.event, zmqio_core::MonitorEvent::Listening);
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn events_backlog(mut self, backlog: Option<usize>) -> Self {
         self.backlog = backlog;
         self
@@ -322,11 +387,18 @@ impl ZmqStream {
     /// [`ZmqTransport::bound_endpoint`].
     ///
     /// ```
-    /// # async fn f(s: zmqio_core::ZmqStream) -> zmqio_core::Result<()> {
-    /// // After `create_zmq_stream(zmq::PULL).bind("tcp://127.0.0.1:*").await?`:
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::StreamBuilder;
+    ///
+    /// // With an adapter: `create_zmq_stream(zmq::PULL).bind("tcp://127.0.0.1:*").await?`.
+    /// let s = StreamBuilder::new(doc::rt(), zmq::PULL)
+    ///     .bind("tcp://127.0.0.1:*")
+    ///     .await?;
     /// let endpoint = s.bound_endpoint().expect("bound by the builder");
-    /// assert!(!endpoint.ends_with('*'));
-    /// # Ok(()) }
+    /// assert!(!endpoint.ends_with('*')); // the real port, to give to connect
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn bound_endpoint(&self) -> Option<String> {
         self.transport.bound_endpoint()

@@ -249,13 +249,21 @@ impl ZmqTransport {
     /// everything. [`abort`](Self::abort) drops the queue too, without counting it here.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
-    /// t.close();
-    /// // ... once `wait_closed()` resolved:
-    /// if t.dropped_on_close() > 0 {
-    ///     eprintln!("{} messages never left", t.dropped_on_close());
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::opt;
+    ///
+    /// let push = doc::transport(zmq::PUSH).await; // no peer: what it writes waits
+    /// push.setsockopt(opt::Linger, 100)?; // give the queue 100 ms on close
+    /// push.write(["never sent"])?;
+    /// push.close();
+    /// push.wait_closed().await;
+    /// if push.dropped_on_close() > 0 {
+    ///     eprintln!("{} messages never left", push.dropped_on_close());
     /// }
-    /// # }
+    /// assert_eq!(push.dropped_on_close(), 1);
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn dropped_on_close(&self) -> u64 {
         self.shared.lock().engine.dropped_on_close()
@@ -361,10 +369,17 @@ impl ZmqTransport {
     /// low one.
     ///
     /// ```
-    /// # fn f(t: &zmqio_core::ZmqTransport) {
-    /// let (_, high) = t.get_write_buffer_limits();
-    /// let over = t.get_write_buffer_weight() > high;
-    /// # }
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// let push = doc::transport(zmq::PUSH).await; // no peer: what it writes waits
+    /// push.write(["abc", ""])?;
+    /// assert_eq!(push.get_write_buffer_size(), 3); // bytes
+    /// assert_eq!(push.get_write_buffer_weight(), 3 + 2 * 32); // bytes + 32 per frame
+    /// let (_, high) = push.get_write_buffer_limits();
+    /// assert!(push.get_write_buffer_weight() <= high); // not paused
+    /// push.abort();
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn get_write_buffer_weight(&self) -> usize {
         self.shared.lock().engine.queued_weight()
@@ -589,10 +604,15 @@ impl ZmqTransport {
     /// them.
     ///
     /// ```
-    /// # async fn f(t: zmqio_core::ZmqTransport) -> zmqio_core::Result<()> {
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// let t = doc::transport(zmq::PULL).await;
+    /// assert_eq!(t.bound_endpoint(), None);
     /// let ep = t.bind("tcp://127.0.0.1:*").await?;
+    /// assert!(!ep.ends_with('*')); // the port the system chose
     /// assert_eq!(t.bound_endpoint(), Some(ep));
-    /// # Ok(()) }
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
     /// ```
     pub fn bound_endpoint(&self) -> Option<String> {
         let mut bindings = self.bindings();

@@ -5,6 +5,17 @@ use std::io;
 use std::sync::Arc;
 
 /// The result type of every fallible zmqio call.
+///
+/// ```
+/// use zmqio_core::{Error, Result};
+///
+/// fn port(text: &str) -> Result<u16> {
+///     text.parse()
+///         .map_err(|_| Error::InvalidArgument(format!("bad port {text:?}")))
+/// }
+/// assert_eq!(port("5555"), Ok(5555));
+/// assert!(port("x").is_err());
+/// ```
 pub type Result<T> = std::result::Result<T, Error>;
 
 /// Everything that can go wrong in zmqio.
@@ -46,6 +57,28 @@ pub enum Error {
     /// A bounded wait ended before what it waited for: [`shutdown`](crate::shutdown) or
     /// [`shutdown_context`](crate::shutdown_context) ran out of time. The message says what
     /// was still pending. No errno; converts to an `io::Error` of kind `TimedOut`.
+    ///
+    /// ```
+    /// # mod doc { include!("../shell/doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use std::time::Duration;
+    /// use zmqio_core::{Error, StreamBuilder};
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // A PUSH whose peer never comes: its message cannot be flushed.
+    /// let push = StreamBuilder::new(doc::rt(), zmq::PUSH)
+    ///     .context(ctx.clone())
+    ///     .connect("tcp://127.0.0.1:9")
+    ///     .await?;
+    /// push.write("stuck")?;
+    /// let err = zmqio_core::shutdown_context(ctx, Duration::from_millis(100))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::TimedOut(_)), "{err}");
+    /// assert_eq!(std::io::Error::from(err).kind(), std::io::ErrorKind::TimedOut);
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     TimedOut(String),
 }
 

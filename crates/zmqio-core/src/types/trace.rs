@@ -4,11 +4,21 @@
 //!
 //! Call sites (keep this list in step when moving code): `shell::driver::start` (the span,
 //! `connection_made`), `shell::driver::deliver` (every engine event: connection lost, fatal
-//! errors, pause/resume writing, monitor events), `engine::monitor` (malformed monitor
-//! frames dropped).
+//! errors, pause/resume writing, monitor events), `shell::driver::deliver_pause` (a
+//! `pause_writing` delivered inside the user's `write`), `engine::monitor` (malformed monitor
+//! frames dropped), `engine` (`flush`: a queued message dropped as unroutable;
+//! `handle_linger_expired`: messages dropped by a close's LINGER), `shell::auth`
+//! (`Inner::send`: every ZAP decision).
+//!
+//! Secrets never reach an event: a ZAP decision names the domain, address, mechanism, status
+//! and user id (a PLAIN user name, a CURVE client's public key), never a password or a secret
+//! key.
 
 use std::future::Future;
 
+use bytes::Bytes;
+
+use crate::auth::{Decision, ZapRequest};
 use crate::engine::EngineEvent;
 use crate::Error;
 
@@ -77,4 +87,131 @@ pub(crate) fn monitor_frame_dropped(error: &Error) {
     tracing::warn!(%error, "malformed socket-monitor message dropped");
     #[cfg(not(feature = "tracing"))]
     let _ = error;
+}
+
+/// A queued message dropped because libzmq refused its destination (per-message
+/// `EHOSTUNREACH`), counted in `dropped_unroutable` (`total`, this one included).
+#[inline(always)]
+pub(crate) fn message_unroutable(
+    socket_type: zmq::SocketType,
+    routing_id: Option<&Bytes>,
+    total: u64,
+) {
+    #[cfg(feature = "tracing")]
+    tracing::warn!(
+        socket_type = ?socket_type,
+        routing_id = ?routing_id,
+        dropped_unroutable = total,
+        "queued message dropped: destination unreachable (EHOSTUNREACH)"
+    );
+    #[cfg(not(feature = "tracing"))]
+    let _ = (socket_type, routing_id, total);
+}
+
+/// A close's LINGER expired with `dropped` messages still queued (counted in
+/// `dropped_on_close`, `total` in all). Nothing when none were dropped.
+#[inline(always)]
+pub(crate) fn dropped_on_close(socket_type: zmq::SocketType, dropped: usize, total: u64) {
+    #[cfg(feature = "tracing")]
+    if dropped > 0 {
+        tracing::warn!(
+            socket_type = ?socket_type,
+            dropped,
+            dropped_on_close = total,
+            "close: LINGER expired, queued messages dropped"
+        );
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (socket_type, dropped, total);
+}
+
+/// Who a ZAP decision is about, taken from the request before a custom handler consumes it,
+/// with the span current then (the authenticator's transport). Holds nothing without the
+/// feature.
+#[derive(Debug, Default)]
+pub(crate) struct ZapSubject {
+    #[cfg(feature = "tracing")]
+    span: Option<tracing::Span>,
+    #[cfg(feature = "tracing")]
+    domain: String,
+    #[cfg(feature = "tracing")]
+    address: String,
+    #[cfg(feature = "tracing")]
+    mechanism: &'static str,
+    /// A PLAIN user name or a CURVE client's public key (Z85): never a password.
+    #[cfg(feature = "tracing")]
+    user_id: String,
+}
+
+impl ZapSubject {
+    /// The subject of a well-formed request.
+    #[inline(always)]
+    pub(crate) fn of(request: &ZapRequest) -> Self {
+        #[cfg(feature = "tracing")]
+        return Self {
+            span: Some(tracing::Span::current()),
+            domain: request.domain.clone(),
+            address: request.address.clone(),
+            mechanism: request.mechanism(),
+            user_id: match &request.credentials {
+                crate::auth::Credentials::Null => String::new(),
+                crate::auth::Credentials::Plain { username, .. } => username.clone(),
+                crate::auth::Credentials::Curve { public_key } => {
+                    crate::auth::z85_encode_key(public_key)
+                }
+            },
+        };
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = request;
+            Self {}
+        }
+    }
+
+    /// The subject of a malformed request: nothing known about it.
+    #[inline(always)]
+    pub(crate) fn malformed() -> Self {
+        #[cfg(feature = "tracing")]
+        return Self {
+            span: Some(tracing::Span::current()),
+            ..Self::default()
+        };
+        #[cfg(not(feature = "tracing"))]
+        Self {}
+    }
+}
+
+/// The authenticator's answer to one ZAP request: an admitted client at INFO, a refused one
+/// at WARN, with the status code (200, 300, 400, 500) and, when refused, the reason.
+#[inline(always)]
+pub(crate) fn zap_decision(subject: &ZapSubject, decision: &Decision) {
+    #[cfg(feature = "tracing")]
+    {
+        let _entered = subject.span.as_ref().map(tracing::Span::enter);
+        let status = decision.status_code();
+        match decision {
+            // The user id the server's messages carry (a custom handler may choose another).
+            Decision::Accept(user_id) => tracing::info!(
+                domain = %subject.domain,
+                address = %subject.address,
+                mechanism = subject.mechanism,
+                status,
+                user_id = %user_id,
+                "authentication: accepted"
+            ),
+            Decision::Refuse(reason)
+            | Decision::TemporaryError(reason)
+            | Decision::InternalError(reason) => tracing::warn!(
+                domain = %subject.domain,
+                address = %subject.address,
+                mechanism = subject.mechanism,
+                status,
+                user_id = %subject.user_id,
+                reason = %reason,
+                "authentication: refused"
+            ),
+        }
+    }
+    #[cfg(not(feature = "tracing"))]
+    let _ = (subject, decision);
 }

@@ -145,6 +145,16 @@ impl Certificate {
     }
 
     /// The public half: the same certificate without its secret key.
+    ///
+    /// ```
+    /// use zmqio_core::auth::Certificate;
+    ///
+    /// // Made by hand here; `Certificate::generate()` makes a real pair where libzmq has CURVE.
+    /// let cert = Certificate { public_key: [1; 32], secret_key: Some([2; 32]), metadata: vec![] };
+    /// let public = cert.public();
+    /// assert_eq!((public.public_key, public.secret_key), (cert.public_key, None));
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// ```
     pub fn public(&self) -> Self {
         Self {
             secret_key: None,
@@ -153,6 +163,17 @@ impl Certificate {
     }
 
     /// The public key as Z85 text, as the CURVE socket options also take it.
+    ///
+    /// ```
+    /// use zmqio_core::auth::Certificate;
+    ///
+    /// // Made by hand here; `Certificate::generate()` makes a real pair where libzmq has CURVE.
+    /// let cert = Certificate { public_key: [1; 32], secret_key: Some([2; 32]), metadata: vec![] };
+    /// let z85 = cert.public_z85();
+    /// assert_eq!(z85.len(), 40);
+    /// assert_eq!(zmqio_core::auth::z85_decode_key(&z85)?, cert.public_key);
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// ```
     pub fn public_z85(&self) -> String {
         z85_encode_key(&self.public_key)
     }
@@ -164,6 +185,17 @@ impl Certificate {
     /// [`Error::InvalidArgument`] naming `origin` and the line: a line that is not ZPL
     /// (indentation not in steps of four spaces, a bad name, an unterminated quote), a key
     /// that is not 40 characters of Z85, a key given twice, or no `curve` `public-key`.
+    ///
+    /// ```
+    /// use zmqio_core::auth::Certificate;
+    ///
+    /// let text = "curve\n    public-key = \"rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\"\n";
+    /// let cert = Certificate::parse(text, "client.key")?;
+    /// assert!(cert.secret_key.is_none());
+    /// let err = Certificate::parse("curve\n  public-key = \"x\"\n", "bad.key").unwrap_err();
+    /// assert!(err.to_string().contains("bad.key:2"), "{err}");
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// ```
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
         let mut public_key = None;
         let mut secret_key = None;
@@ -211,6 +243,18 @@ impl Certificate {
     }
 
     /// The certificate as ZPL text, with the secret key if it has one.
+    ///
+    /// ```
+    /// use zmqio_core::auth::Certificate;
+    ///
+    /// // Made by hand here; `Certificate::generate()` makes a real pair where libzmq has CURVE.
+    /// let cert = Certificate { public_key: [1; 32], secret_key: Some([2; 32]), metadata: vec![] };
+    /// let text = cert.to_zpl();
+    /// assert!(text.contains("public-key") && text.contains("secret-key"));
+    /// assert_eq!(Certificate::parse(&text, "again")?, cert);
+    /// assert!(!cert.public().to_zpl().contains("secret-key"));
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// ```
     pub fn to_zpl(&self) -> String {
         let mut out = String::new();
         if self.secret_key.is_some() {
@@ -246,6 +290,20 @@ impl Certificate {
     ///
     /// [`Error::Io`] naming the file when it cannot be read; [`Error::InvalidArgument`]
     /// naming the file and the line when it is malformed (see [`parse`](Self::parse)).
+    ///
+    /// ```
+    /// use zmqio_core::auth::Certificate;
+    ///
+    /// // Made by hand here; `Certificate::generate()` makes a real pair where libzmq has CURVE.
+    /// let cert = Certificate { public_key: [1; 32], secret_key: Some([2; 32]), metadata: vec![] };
+    /// let dir = std::env::temp_dir().join(format!("zmqio-doc-load-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// cert.save_secret(dir.join("server.key_secret"))?;
+    /// assert_eq!(Certificate::load(dir.join("server.key_secret"))?, cert);
+    /// assert!(Certificate::load(dir.join("missing.key")).is_err());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let origin = path.display().to_string();
@@ -266,6 +324,19 @@ impl Certificate {
     /// # Errors
     ///
     /// [`Error::Io`] naming the file.
+    ///
+    /// ```
+    /// use zmqio_core::auth::Certificate;
+    ///
+    /// // Made by hand here; `Certificate::generate()` makes a real pair where libzmq has CURVE.
+    /// let cert = Certificate { public_key: [1; 32], secret_key: Some([2; 32]), metadata: vec![] };
+    /// let dir = std::env::temp_dir().join(format!("zmqio-doc-save-public-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// cert.save_public(dir.join("server.key"))?; // for the clients: no secret in it
+    /// assert_eq!(Certificate::load(dir.join("server.key"))?, cert.public());
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// ```
     pub fn save_public(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         write_file(path, &self.public().to_zpl(), false)
@@ -278,6 +349,19 @@ impl Certificate {
     ///
     /// [`Error::InvalidArgument`] when this certificate has no secret key; [`Error::Io`]
     /// naming the file.
+    ///
+    /// ```
+    /// use zmqio_core::auth::Certificate;
+    ///
+    /// // Made by hand here; `Certificate::generate()` makes a real pair where libzmq has CURVE.
+    /// let cert = Certificate { public_key: [1; 32], secret_key: Some([2; 32]), metadata: vec![] };
+    /// let dir = std::env::temp_dir().join(format!("zmqio-doc-save-secret-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// cert.save_secret(dir.join("server.key_secret"))?; // for the server alone
+    /// assert!(cert.public().save_secret(dir.join("no.key_secret")).is_err()); // no secret key
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// ```
     pub fn save_secret(&self, path: impl AsRef<Path>) -> Result<()> {
         if self.secret_key.is_none() {
             return Err(Error::invalid_argument(
@@ -360,6 +444,19 @@ impl CurveAllow {
     /// # Errors
     ///
     /// As [`load_certificates`].
+    ///
+    /// ```
+    /// use zmqio_core::auth::{Certificate, CurveAllow};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("zmqio-doc-clients-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let client = Certificate { public_key: [7; 32], secret_key: None, metadata: vec![] };
+    /// client.save_public(dir.join("client.key"))?;
+    /// assert_eq!(CurveAllow::from_directory(&dir)?, CurveAllow::Keys([[7; 32]].into()));
+    /// // Then: authenticator.configure_curve("*", CurveAllow::from_directory(&dir)?);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// ```
     pub fn from_directory(dir: impl AsRef<Path>) -> Result<Self> {
         load_certificates(dir).map(Self::Keys)
     }

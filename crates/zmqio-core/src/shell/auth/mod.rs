@@ -67,6 +67,7 @@ use bytes::Bytes;
 use futures::FutureExt;
 
 use crate::runtime::Runtime;
+use crate::types::trace::{self, ZapSubject};
 use crate::{opt, ConnectionBuilder, Error, Multipart, Result, ZmqProtocol, ZmqTransport};
 
 mod cert;
@@ -80,6 +81,21 @@ pub use zap::{Credentials, CurveAllow, Decision, ZapRequest};
 use zap::{Policy, Reply, Verdict};
 
 /// The endpoint a ZAP handler binds, in the context whose sockets it authenticates.
+///
+/// ```
+/// # mod doc { include!("../doctest_support.rs"); }
+/// # doc::run(async {
+/// use zmqio_core::auth::{Authenticator, ZAP_ENDPOINT};
+///
+/// let ctx = zmq::Context::new();
+/// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+/// // Taken while the handler runs: another socket cannot bind it.
+/// let other = ctx.socket(zmq::ROUTER)?;
+/// assert_eq!(other.bind(ZAP_ENDPOINT), Err(zmq::Error::EADDRINUSE));
+/// auth.stop().await;
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
+/// ```
 pub const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
 
 /// A custom decision for requests the address lists admit, for credentials kept elsewhere
@@ -131,6 +147,36 @@ where
 /// runtime of your own). Clones are handles to the same handler. Dropping them does not stop
 /// it (a lost handle must not open the door); [`stop`](Self::stop) does. See the
 /// [module docs](self) for the rules and an example.
+///
+/// ```
+/// # mod doc { include!("../doctest_support.rs"); }
+/// # doc::run(async {
+/// use zmqio_core::auth::Authenticator;
+/// use zmqio_core::{opt, StreamBuilder};
+///
+/// let ctx = zmq::Context::new();
+/// // With an adapter: `start_authenticator(&ctx)`, before the sockets it guards.
+/// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+/// auth.configure_plain("*", [("admin", "secret")]);
+///
+/// let mut server = StreamBuilder::new(doc::rt(), zmq::PULL)
+///     .context(ctx.clone())
+///     .setsockopt(opt::PlainServer, true)
+///     .bind("tcp://127.0.0.1:*")
+///     .await?;
+/// let client = StreamBuilder::new(doc::rt(), zmq::PUSH)
+///     .context(ctx.clone())
+///     .setsockopt(opt::PlainUsername, Some("admin".to_owned()))
+///     .setsockopt(opt::PlainPassword, Some("secret".to_owned()))
+///     .connect(server.bound_endpoint().unwrap())
+///     .await?;
+/// client.write("hello")?;
+/// assert_eq!(&server.read().await?[0][..], b"hello");
+/// assert_eq!(auth.accepted(), 1);
+/// auth.stop().await;
+/// # Ok::<(), zmqio_core::Error>(())
+/// # });
+/// ```
 #[derive(Clone)]
 pub struct Authenticator {
     inner: Arc<Inner>,
@@ -152,6 +198,24 @@ impl Authenticator {
     /// # Errors
     ///
     /// `Error::Zmq(EADDRINUSE)` while another handler (of zmqio or not) is bound on `ctx`.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// assert!(auth.is_running());
+    /// // One handler per context.
+    /// let second = Authenticator::start(doc::rt(), &ctx).await;
+    /// assert_eq!(second.unwrap_err().errno(), Some(zmq::Error::EADDRINUSE.to_raw()));
+    /// auth.stop().await;
+    /// let again = Authenticator::start(doc::rt(), &ctx).await?; // free again after stop()
+    /// again.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub async fn start(runtime: Arc<dyn Runtime>, ctx: &zmq::Context) -> Result<Self> {
         let inner = Arc::new(Inner {
             runtime: runtime.clone(),
@@ -176,6 +240,21 @@ impl Authenticator {
     /// Adds addresses (IP addresses as text, e.g. `"127.0.0.1"`) to the allow list. A
     /// non-empty allow list admits only its addresses, for every mechanism, and the deny
     /// list is then not consulted.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// auth.allow(["127.0.0.1", "10.0.0.7"]); // only these may connect
+    /// auth.allow(vec!["10.0.0.8".to_owned()]); // adds to the list
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn allow<S: Into<String>>(&self, addresses: impl IntoIterator<Item = S>) {
         self.policy()
             .allow
@@ -184,6 +263,20 @@ impl Authenticator {
 
     /// Adds addresses to the deny list: refused for every mechanism, unless the allow list
     /// is in use.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// auth.deny(["192.0.2.1"]); // everyone else may connect (with valid credentials)
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn deny<S: Into<String>>(&self, addresses: impl IntoIterator<Item = S>) {
         self.policy()
             .deny
@@ -194,6 +287,21 @@ impl Authenticator {
     /// covers every domain without an entry of its own.
     ///
     /// PLAIN sends the password in clear text: anyone who can watch the network sees it.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// auth.configure_plain("*", [("admin", "secret")]); // every domain without its own entry
+    /// auth.configure_plain("guests", vec![("guest".to_owned(), "guest".to_owned())]);
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn configure_plain<U: Into<String>, W: Into<String>>(
         &self,
         domain: &str,
@@ -209,22 +317,94 @@ impl Authenticator {
     /// Sets which CURVE client keys `domain` admits (replacing what it had); `"*"` covers
     /// every domain without an entry of its own. See [`CurveAllow::from_directory`] to admit
     /// every public certificate of a directory.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// use zmqio_core::auth::{z85_decode_key, CurveAllow};
+    ///
+    /// let client = z85_decode_key("rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7")?;
+    /// auth.configure_curve("*", CurveAllow::Keys([client].into())); // only this client key
+    /// auth.configure_curve("open", CurveAllow::Any); // domain "open": any key, still encrypted
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn configure_curve(&self, domain: &str, allowed: CurveAllow) {
         self.policy().curve.insert(domain.to_owned(), allowed);
     }
 
     /// Decides every request the address lists admit with `handler` instead of the PLAIN and
     /// CURVE configuration (see [`ZapHandler`]). Replaces any handler set before.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// use zmqio_core::auth::{Credentials, Decision, ZapRequest};
+    ///
+    /// auth.set_handler(|request: ZapRequest| async move {
+    ///     // Look the credentials up elsewhere (a database, a directory service)...
+    ///     match request.credentials {
+    ///         Credentials::Plain { username, .. } if username == "admin" => Decision::Accept(username),
+    ///         _ => Decision::Refuse("unknown user".into()),
+    ///     }
+    /// });
+    /// auth.clear_handler(); // back to configure_plain / configure_curve
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn set_handler(&self, handler: impl ZapHandler) {
         *lock(&self.inner.handler) = Some(Arc::new(handler));
     }
 
     /// Goes back to the PLAIN and CURVE configuration for every request.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// use zmqio_core::auth::{Decision, ZapRequest};
+    ///
+    /// auth.set_handler(|_: ZapRequest| async { Decision::Refuse("maintenance".into()) });
+    /// auth.clear_handler();
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn clear_handler(&self) {
         *lock(&self.inner.handler) = None;
     }
 
     /// How many handshakes were admitted so far.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// assert_eq!((auth.accepted(), auth.refused()), (0, 0)); // no handshake yet
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn accepted(&self) -> u64 {
         self.inner.accepted.load(Ordering::Relaxed)
     }
@@ -232,11 +412,57 @@ impl Authenticator {
     /// How many handshakes were refused so far (every reply other than 200, malformed
     /// requests included). A refused client reconnects and asks again, so this counts
     /// attempts, not clients.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    /// use zmqio_core::{opt, MonitorEvent, StreamBuilder};
+    ///
+    /// let ctx = zmq::Context::new();
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// auth.configure_plain("*", [("admin", "secret")]);
+    /// let mut server = StreamBuilder::new(doc::rt(), zmq::PULL)
+    ///     .context(ctx.clone())
+    ///     .setsockopt(opt::PlainServer, true)
+    ///     .await?;
+    /// server.transport().enable_monitor(Some(MonitorEvent::HandshakeFailedAuth.into())).await?;
+    /// let endpoint = server.transport().bind("tcp://127.0.0.1:*").await?;
+    /// let intruder = StreamBuilder::new(doc::rt(), zmq::PUSH)
+    ///     .context(ctx.clone())
+    ///     .setsockopt(opt::PlainUsername, Some("admin".to_owned()))
+    ///     .setsockopt(opt::PlainPassword, Some("guess".to_owned()))
+    ///     .setsockopt(opt::Linger, 0)
+    ///     .connect(endpoint)
+    ///     .await?;
+    /// let event = server.read_event().await?; // HandshakeFailedAuth, status 400
+    /// assert_eq!(event.value, 400);
+    /// assert!(auth.refused() >= 1);
+    /// intruder.close();
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn refused(&self) -> u64 {
         self.inner.refused.load(Ordering::Relaxed)
     }
 
     /// Whether the handler is still bound.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// assert!(auth.is_running());
+    /// auth.stop().await;
+    /// assert!(!auth.is_running());
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub fn is_running(&self) -> bool {
         !self.transport.is_closing()
     }
@@ -247,6 +473,24 @@ impl Authenticator {
     /// Once stopped, libzmq no longer authenticates on this context (see the [module
     /// docs](self#no-handler-no-authentication)): start a new handler before new peers
     /// connect.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// let handle = auth.clone();
+    /// drop(auth); // dropping handles does not stop it...
+    /// assert!(handle.is_running());
+    /// handle.stop().await; // ...stop() does, and may be called again
+    /// handle.stop().await;
+    /// assert!(!handle.is_running());
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
     pub async fn stop(&self) {
         // Unbinding an inproc endpoint frees its name at once; closing alone frees it only
         // when libzmq's reaper gets to the socket.
@@ -275,9 +519,17 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Inner {
-    /// Counts and sends a reply. A reply that cannot be sent (the handler stopped, the
-    /// server socket went away) is dropped: the handshake then fails or times out.
-    fn send(&self, transport: &ZmqTransport, envelope: Vec<Bytes>, reply: Reply) {
+    /// Counts, traces and sends a reply about `subject`. A reply that cannot be sent (the
+    /// handler stopped, the server socket went away) is dropped: the handshake then fails or
+    /// times out.
+    fn send(
+        &self,
+        transport: &ZmqTransport,
+        envelope: Vec<Bytes>,
+        reply: Reply,
+        subject: &ZapSubject,
+    ) {
+        trace::zap_decision(subject, &reply.decision);
         let counter = if reply.accepts() {
             &self.accepted
         } else {
@@ -310,12 +562,16 @@ impl ZmqProtocol for ZapProtocol {
         let (envelope, body) = zap::split_envelope(msg.into_vec());
         let request = match zap::parse_request(&body) {
             Ok(request) => request,
-            Err(reply) => return self.inner.send(transport, envelope, reply),
+            Err(reply) => {
+                let subject = ZapSubject::malformed();
+                return self.inner.send(transport, envelope, reply, &subject);
+            }
         };
+        let subject = ZapSubject::of(&request);
         let handler = lock(&self.inner.handler).clone();
         let verdict = lock(&self.inner.policy).decide(&request, handler.is_some());
         match (verdict, handler) {
-            (Verdict::Reply(reply), _) => self.inner.send(transport, envelope, reply),
+            (Verdict::Reply(reply), _) => self.inner.send(transport, envelope, reply, &subject),
             (Verdict::AskHandler, Some(handler)) => {
                 let request_id = request.request_id.clone();
                 // A handler that panics, now or when polled, refuses (500) and harms nothing.
@@ -340,6 +596,7 @@ impl ZmqProtocol for ZapProtocol {
                             request_id,
                             decision,
                         },
+                        &subject,
                     );
                 }));
             }
@@ -348,7 +605,7 @@ impl ZmqProtocol for ZapProtocol {
                     request_id: request.request_id,
                     decision: Decision::InternalError("no handler".into()),
                 };
-                self.inner.send(transport, envelope, reply);
+                self.inner.send(transport, envelope, reply, &subject);
             }
         }
     }

@@ -39,6 +39,13 @@ pub enum CurveAllow {
 /// The credentials of a ZAP request, by mechanism.
 ///
 /// `Debug` never shows a PLAIN password.
+///
+/// ```
+/// use zmqio_core::auth::Credentials;
+///
+/// let plain = Credentials::Plain { username: "admin".into(), password: "secret".into() };
+/// assert!(!format!("{plain:?}").contains("secret")); // Debug never shows the password
+/// ```
 #[non_exhaustive]
 #[derive(Clone, PartialEq, Eq)]
 pub enum Credentials {
@@ -76,6 +83,15 @@ impl fmt::Debug for Credentials {
 }
 
 /// One well-formed authentication request, as a [`ZapHandler`](super::ZapHandler) sees it.
+///
+/// ```
+/// use zmqio_core::auth::{Credentials, ZapRequest};
+///
+/// // What a custom handler (`ZapHandler`) receives.
+/// let request = ZapRequest::new("global", "10.0.0.1", Credentials::Curve { public_key: [7; 32] });
+/// assert_eq!((request.domain.as_str(), request.address.as_str()), ("global", "10.0.0.1"));
+/// assert_eq!(request.mechanism(), "CURVE");
+/// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ZapRequest {
@@ -94,6 +110,15 @@ pub struct ZapRequest {
 impl ZapRequest {
     /// A request as libzmq would send it, with no routing id (for testing a
     /// [`ZapHandler`](super::ZapHandler)).
+    ///
+    /// ```
+    /// use zmqio_core::auth::{Credentials, Decision, ZapRequest};
+    ///
+    /// let request = ZapRequest::new("", "127.0.0.1", Credentials::Null);
+    /// let handler = |r: ZapRequest| async move { Decision::Accept(r.address) };
+    /// let decision = futures::executor::block_on(handler(request));
+    /// assert_eq!(decision, Decision::Accept("127.0.0.1".into()));
+    /// ```
     pub fn new(
         domain: impl Into<String>,
         address: impl Into<String>,
@@ -151,6 +176,13 @@ pub enum Decision {
 
 impl Decision {
     /// The ZAP status code: 200, 400, 300 or 500.
+    ///
+    /// ```
+    /// use zmqio_core::auth::Decision;
+    ///
+    /// assert_eq!(Decision::TemporaryError("busy".into()).status_code(), 300);
+    /// assert_eq!(Decision::InternalError("database down".into()).status_code(), 500);
+    /// ```
     pub fn status_code(&self) -> u16 {
         match self {
             Self::Accept(_) => 200,
