@@ -1072,11 +1072,12 @@ fn stress_10k_transports_in_sequence_fds_stable() {
             }
         }
         // Flat: some connections may still be closing in libzmq's threads at any time (a
-        // few dozen on a fast multi-threaded runtime), but nothing grows with the number of
-        // transports made: one leaked descriptor per transport would be 10,000. The check
-        // below, after everything settled, catches a single one.
+        // few dozen on a fast multi-threaded runtime, several hundred on a loaded 2-core
+        // machine where libzmq's reaper falls behind: 764 was seen on smol), but nothing grows
+        // with the number of transports made: one leaked descriptor per transport would be
+        // 10,000. The check below, after everything settled, catches a single one.
         assert!(
-            highest <= baseline + 256,
+            highest <= baseline + 2048,
             "up to {highest} descriptors open during the run; {baseline} before"
         );
         pull.close();
