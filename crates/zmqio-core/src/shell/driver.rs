@@ -305,7 +305,7 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
         if !shared.lock().engine.take_pause_writing() {
             return;
         }
-        crate::types::trace::engine_event(&EngineEvent::PauseWriting);
+        crate::shell::trace::engine_event(&EngineEvent::PauseWriting);
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| guard.pause_writing())) {
             shared
                 .lock()
@@ -316,7 +316,7 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
 }
 
 fn deliver<P: ZmqProtocol>(protocol: &mut P, event: EngineEvent) {
-    crate::types::trace::engine_event(&event);
+    crate::shell::trace::engine_event(&event);
     match event {
         EngineEvent::Message(msg) => protocol.msg_received(msg),
         EngineEvent::PauseWriting => protocol.pause_writing(),

@@ -55,6 +55,7 @@ pub mod proxy;
 pub mod runtime;
 pub(crate) mod shutdown;
 pub(crate) mod stream;
+pub(crate) mod trace;
 pub(crate) mod transport;
 
 pub(crate) use driver::start;

@@ -67,7 +67,7 @@ use bytes::Bytes;
 use futures::FutureExt;
 
 use crate::runtime::Runtime;
-use crate::types::trace::{self, ZapSubject};
+use crate::shell::trace::{self, ZapSubject};
 use crate::{opt, ConnectionBuilder, Error, Multipart, Result, ZmqProtocol, ZmqTransport};
 
 mod cert;
