@@ -36,6 +36,15 @@ use zmqio_tests::{Events, Recorder};
 
 use crate::{rt, zmqio};
 
+/// Runs stress test `name` on this runtime under the watchdog, one stress test at a time:
+/// they share the process-wide context, whose socket limit (libzmq's `ZMQ_MAX_SOCKETS`,
+/// 1,023) two of them at once can exhaust (`EMFILE`), and some count descriptors.
+fn serial<F: Future<Output = ()> + Send>(name: &str, fut: F) {
+    static STRESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = STRESS.lock().unwrap_or_else(|p| p.into_inner());
+    rt::run(name, fut);
+}
+
 /// `Some(output)` if `fut` finishes within `d`, else `None` (dropping it).
 async fn timeout<F: Future>(d: Duration, fut: F) -> Option<F::Output> {
     let sleep = rt::sleep(d);

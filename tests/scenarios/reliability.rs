@@ -21,7 +21,6 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -30,17 +29,10 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use zmqio_core::{opt, Error, MonitorEvent, Multipart};
 use zmqio_tests::{endpoint_of, Recorder};
 
-use super::{recorded_connected, timeout};
+use super::{recorded_connected, serial, timeout};
 use crate::{rt, zmqio};
 
 // ----- helpers -----
-
-/// Runs stress test `name` on this runtime under the watchdog, one stress test at a time.
-fn serial<F: Future<Output = ()> + Send>(name: &str, fut: F) {
-    static STRESS: Mutex<()> = Mutex::new(());
-    let _one_at_a_time = STRESS.lock().unwrap_or_else(|p| p.into_inner());
-    rt::run(name, fut);
-}
 
 /// A future that is pending for `n` polls (waking itself each time), then ready: cancels
 /// whatever it races at a chosen point of the executor's schedule, without a timer.
