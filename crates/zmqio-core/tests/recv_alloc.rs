@@ -35,26 +35,23 @@ fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)
 }
 
-#[test]
-fn small_frames_are_received_without_an_allocation_per_message() {
-    const MESSAGES: usize = 2_000;
-    let ctx = zmq::Context::new();
+/// A connected inproc PAIR without HWMs: the sending socket and the receiving backend.
+fn pair(ctx: &zmq::Context, name: &str) -> (zmq::Socket, ZmqBackend) {
     let server = ctx.socket(zmq::PAIR).unwrap();
     server.set_rcvhwm(0).unwrap();
-    server.bind("inproc://recv-alloc").unwrap();
+    server.bind(&format!("inproc://{name}")).unwrap();
     let client = ctx.socket(zmq::PAIR).unwrap();
     client.set_sndhwm(0).unwrap();
-    client.connect("inproc://recv-alloc").unwrap();
-    for i in 0..MESSAGES {
-        client.send(&[i as u8; 64][..], 0).unwrap();
-    }
-    client.send(&[9u8; 1000][..], 0).unwrap(); // under 1 KiB: copied as well
+    client.connect(&format!("inproc://{name}")).unwrap();
+    (client, ZmqBackend::new(server))
+}
 
-    let mut rx = ZmqBackend::new(server);
+/// Receives `count` messages, returning them and the allocations the receives made.
+fn receive(rx: &mut ZmqBackend, count: usize) -> (Vec<zmqio_core::Multipart>, usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut counted = 0;
-    let mut received = Vec::with_capacity(MESSAGES + 1);
-    while received.len() <= MESSAGES {
+    let mut received = Vec::with_capacity(count);
+    while received.len() < count {
         let before = allocations();
         let r = rx.recv();
         counted += allocations() - before;
@@ -66,6 +63,42 @@ fn small_frames_are_received_without_an_allocation_per_message() {
             Err(e) => panic!("receive failed: {e}"),
         }
     }
+    (received, counted)
+}
+
+#[test]
+fn two_frame_messages_are_received_without_an_allocation_per_message() {
+    const MESSAGES: usize = 2_000;
+    let ctx = zmq::Context::new();
+    let (client, mut rx) = pair(&ctx, "recv-alloc-two");
+    for i in 0..MESSAGES {
+        client
+            .send_multipart([&[i as u8; 16][..], &[!(i as u8); 64][..]], 0)
+            .unwrap();
+    }
+    let (received, counted) = receive(&mut rx, MESSAGES);
+    for (i, msg) in received.iter().enumerate() {
+        assert_eq!(msg.len(), 2);
+        assert_eq!(&msg[0][..], &[i as u8; 16][..]);
+        assert_eq!(&msg[1][..], &[!(i as u8); 64][..]);
+    }
+    assert!(
+        counted <= MESSAGES / 16,
+        "{counted} allocations for {MESSAGES} received messages"
+    );
+}
+
+#[test]
+fn small_frames_are_received_without_an_allocation_per_message() {
+    const MESSAGES: usize = 2_000;
+    let ctx = zmq::Context::new();
+    let (client, mut rx) = pair(&ctx, "recv-alloc");
+    for i in 0..MESSAGES {
+        client.send(&[i as u8; 64][..], 0).unwrap();
+    }
+    client.send(&[9u8; 1000][..], 0).unwrap(); // under 1 KiB: copied as well
+
+    let (received, counted) = receive(&mut rx, MESSAGES + 1);
     for (i, msg) in received.iter().take(MESSAGES).enumerate() {
         assert_eq!(&msg[0][..], &[i as u8; 64][..]);
     }
