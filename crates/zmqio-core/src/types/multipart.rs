@@ -126,13 +126,20 @@ impl Multipart {
     /// let m = zmqio_core::Multipart::from(["ab", "cde"]);
     /// assert_eq!(m.byte_len(), 5);
     /// ```
+    #[inline]
     pub fn byte_len(&self) -> usize {
-        self.iter().map(Bytes::len).sum()
+        match &self.0 {
+            Frames::Empty => 0,
+            Frames::One(f) => f.len(),
+            Frames::Two([a, b]) => a.len() + b.len(),
+            Frames::Many(v) => v.iter().map(Bytes::len).sum(),
+        }
     }
 }
 
 impl Deref for Multipart {
     type Target = [Bytes];
+    #[inline]
     fn deref(&self) -> &[Bytes] {
         match &self.0 {
             Frames::Empty => &[],
