@@ -33,8 +33,10 @@
 
 use std::any::Any;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
@@ -53,6 +55,10 @@ const RECV_BUDGET: usize = 256;
 /// The state behind every clone of a transport, shared with its driver.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// What the write-side checks (`drain()`, the `Sink`'s readiness and flush) read without
+    /// the lock: the [`Status`] bits of the engine as of the last release of the state
+    /// lock. See [`StateGuard`].
+    status: AtomicU8,
     /// Signalled when a message delivery ends while a `close()`/`abort()` waits for it.
     message_delivered: Condvar,
     /// The driver's waker: woken after every user call that touched the socket (rule 6).
@@ -125,11 +131,102 @@ impl State {
     }
 }
 
+/// Bits of [`Shared::status`]: what a passing write-side check needs to know.
+pub(crate) struct Status;
+
+impl Status {
+    /// The engine is [`Lifecycle::Open`](crate::engine::Lifecycle::Open).
+    pub(crate) const OPEN: u8 = 1;
+    /// The write queue holds no message (counted in messages, so a queued message of empty
+    /// frames is not "empty").
+    pub(crate) const QUEUE_EMPTY: u8 = 2;
+    /// The write queue's weight is at most the low watermark.
+    pub(crate) const AT_MOST_LOW: u8 = 4;
+    /// The write queue's weight is at most the high watermark.
+    pub(crate) const AT_MOST_HIGH: u8 = 8;
+
+    fn of(engine: &Engine<ZmqBackend>) -> u8 {
+        let (low, high) = engine.write_limits();
+        let weight = engine.queued_weight();
+        let mut bits = 0;
+        if engine.lifecycle() == crate::engine::Lifecycle::Open {
+            bits |= Self::OPEN;
+        }
+        if engine.queued_messages() == 0 {
+            bits |= Self::QUEUE_EMPTY;
+        }
+        if weight <= low {
+            bits |= Self::AT_MOST_LOW;
+        }
+        if weight <= high {
+            bits |= Self::AT_MOST_HIGH;
+        }
+        bits
+    }
+}
+
+/// The state lock's guard. Releasing it publishes the engine's [`Status`] in
+/// [`Shared::status`], so every change made under the lock is published before anyone else
+/// can take the lock, whichever code made it.
+///
+/// A check that reads the status and finds what it waits for (open, and the queue within its
+/// bound) is done without the lock: it sees the state of the last release, which a caller's
+/// own earlier `write` has published (same thread), and which any other thread's change
+/// publishes at the latest when its lock is released, as a locked check would see it.
+/// A check that does not pass takes the lock, checks again, and registers its waker under it;
+/// every change that wakes waiters happens under the lock too, so no wake-up is lost.
+pub(crate) struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    status: &'a AtomicU8,
+}
+
+impl Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        publish_status(self.status, &self.guard.engine);
+    }
+}
+
+fn publish_status(status: &AtomicU8, engine: &Engine<ZmqBackend>) {
+    let bits = Status::of(engine);
+    // A store only when something changed: most releases change nothing here, and a reader on
+    // another core keeps its cached copy.
+    if status.load(Ordering::Relaxed) != bits {
+        status.store(bits, Ordering::Release);
+    }
+}
+
 impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.lock_raw(),
+            status: &self.status,
+        }
+    }
+
+    /// The state lock without publishing on release: for the `close()` wait on
+    /// `message_delivered`, which publishes by hand first.
+    fn lock_raw(&self) -> MutexGuard<'_, State> {
         // A panic never happens while this lock is held (callbacks run outside it), but if
         // one did, the engine's state is still consistent between calls: keep going.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The [`Status`] bits as of the last release of the state lock.
+    pub(crate) fn status(&self) -> u8 {
+        self.status.load(Ordering::Acquire)
     }
 
     pub(crate) fn socket_type(&self) -> zmq::SocketType {
@@ -173,7 +270,7 @@ impl Shared {
     /// thread is the one delivering (a `close()` from inside `msg_received`), and for a
     /// stream, whose close keeps what was received instead (see `State::keep_received`).
     pub(crate) fn close(&self, abort: bool) {
-        let mut st = self.lock();
+        let mut st = self.lock_raw();
         if abort {
             st.engine.abort();
         } else {
@@ -190,6 +287,8 @@ impl Shared {
             let keep_received = st.keep_received;
             st.engine.close_with(linger, keep_received);
         }
+        // Published before waiting: the wait releases the lock without a `StateGuard`.
+        publish_status(&self.status, &st.engine);
         self.wake_driver();
         if st.keep_received {
             return;
@@ -350,7 +449,9 @@ pub(crate) fn start<P: ZmqProtocol>(
     let socket_type = engine.socket_type();
     let protocol = Arc::new(Mutex::new(protocol));
     let dyn_protocol: Arc<dyn Dispatch> = protocol.clone();
+    let status = AtomicU8::new(Status::of(&engine));
     let shared = Arc::new(Shared {
+        status,
         state: Mutex::new(State {
             engine,
             waiters: Vec::new(),
