@@ -30,8 +30,18 @@
 //! returns. `close()`/`abort()` close the engine under the same lock and then wait for a
 //! marked delivery on another thread to end, which is what makes "no `msg_received` begins
 //! once `close()` has returned" hold across threads.
+//!
+//! The dispatcher takes a whole run of received messages in one lock and marks it as one
+//! delivery; between two of them it reads the published status (no lock) and drops the rest
+//! once a close or abort has dropped the engine's undelivered messages (see
+//! [`deliver_messages`]). So a `close()` still waits for at most the batch being handed
+//! over, no `msg_received` begins once it has returned, and a close from inside
+//! `msg_received` stops the batch at once. A stream's close keeps what was received and so
+//! keeps the batch too. Every other event (pause, resume, monitor events, `connection_lost`)
+//! is taken one at a time, as before, so `connection_lost` stays last.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -47,7 +57,7 @@ use futures::task::AtomicWaker;
 use crate::engine::{Backend, Engine, EngineEvent, Step, ZmqBackend};
 use crate::runtime::{Readiness, Runtime};
 use crate::shell::monitor::MonitorSlot;
-use crate::{Error, Result, ZmqProtocol, ZmqTransport};
+use crate::{Error, Multipart, Result, ZmqProtocol, ZmqTransport};
 
 /// Messages received per driver wake before it yields to other tasks.
 const RECV_BUDGET: usize = 256;
@@ -86,6 +96,8 @@ pub(crate) struct State {
     pub(crate) keep_received: bool,
     /// Set once the socket is closed (or the driver is gone).
     finalized: bool,
+    /// The dispatcher's batch buffer between deliveries (kept for its capacity).
+    batch: VecDeque<Multipart>,
     /// The socket monitor, when enabled.
     pub(crate) monitor: MonitorSlot,
 }
@@ -144,7 +156,11 @@ impl Status {
     pub(crate) const AT_MOST_LOW: u8 = 4;
     /// The write queue's weight is at most the high watermark.
     pub(crate) const AT_MOST_HIGH: u8 = 8;
+    /// A close or abort dropped the undelivered messages
+    /// ([`Engine::discards_messages`]): a dispatcher holding a batch drops the rest of it.
+    pub(crate) const DISCARDS_MESSAGES: u8 = 16;
 
+    #[inline]
     fn of(engine: &Engine<ZmqBackend>) -> u8 {
         let (low, high) = engine.write_limits();
         let weight = engine.queued_weight();
@@ -160,6 +176,9 @@ impl Status {
         }
         if weight <= high {
             bits |= Self::AT_MOST_HIGH;
+        }
+        if engine.discards_messages() {
+            bits |= Self::DISCARDS_MESSAGES;
         }
         bits
     }
@@ -194,11 +213,13 @@ impl DerefMut for StateGuard<'_> {
 }
 
 impl Drop for StateGuard<'_> {
+    #[inline]
     fn drop(&mut self) {
         publish_status(self.status, &self.guard.engine);
     }
 }
 
+#[inline]
 fn publish_status(status: &AtomicU8, engine: &Engine<ZmqBackend>) {
     let bits = Status::of(engine);
     // A store only when something changed: most releases change nothing here, and a reader on
@@ -209,6 +230,7 @@ fn publish_status(status: &AtomicU8, engine: &Engine<ZmqBackend>) {
 }
 
 impl Shared {
+    #[inline]
     pub(crate) fn lock(&self) -> StateGuard<'_> {
         StateGuard {
             guard: self.lock_raw(),
@@ -338,48 +360,56 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
         };
         let shared = transport.shared();
         let me = thread::current().id();
-        // Whether the last event delivered was a message whose delivery is still marked
-        // (ended under the next lock, to take the state lock once per message).
+        // Whether a delivery of messages is still marked (ended under the next lock, to take
+        // the state lock once per batch).
         let mut message_marked = false;
+        // The messages taken from the engine in one go, delivered outside the lock.
+        let mut batch = VecDeque::new();
         loop {
             let (event, delivery) = {
                 let mut st = shared.lock();
                 if std::mem::take(&mut message_marked) {
                     st.end_message_delivery(shared);
                 }
-                let Some(event) = st.engine.poll_event() else {
-                    return true;
-                };
-                // A `close()` on another thread waits for this delivery to end, and
-                // `disable_monitor` for a monitor event's.
-                let delivery = match event {
-                    EngineEvent::SocketEvent(_) => Some(st.monitor.begin_delivery()),
-                    EngineEvent::Message(_) => {
-                        st.message_in_flight = Some(me);
-                        message_marked = true;
-                        None
-                    }
-                    _ => None,
-                };
-                (event, delivery)
+                if batch.capacity() == 0 {
+                    batch = std::mem::take(&mut st.batch);
+                }
+                // A run of messages: marked as one delivery, which a `close()` on another
+                // thread waits for as for a single message.
+                if st.engine.take_messages(&mut batch) > 0 {
+                    st.message_in_flight = Some(me);
+                    message_marked = true;
+                    (None, None)
+                } else {
+                    let Some(event) = st.engine.poll_event() else {
+                        st.batch = std::mem::take(&mut batch);
+                        return true;
+                    };
+                    // `disable_monitor` waits for a monitor event's delivery to end.
+                    let delivery = match event {
+                        EngineEvent::SocketEvent(_) => Some(st.monitor.begin_delivery()),
+                        _ => None,
+                    };
+                    (Some(event), delivery)
+                }
+            };
+            let Some(event) = event else {
+                if let Err(payload) = deliver_messages(&mut *guard, &mut batch, shared) {
+                    let mut st = shared.lock();
+                    st.end_message_delivery(shared);
+                    message_marked = false;
+                    st.engine
+                        .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
+                    shared.wake_driver();
+                }
+                continue;
             };
             let lost = matches!(event, EngineEvent::ConnectionLost(_));
-            #[cfg(test)]
-            if message_marked {
-                BEFORE_MESSAGE.with(|hook| {
-                    if let Some(hook) = hook.borrow_mut().as_mut() {
-                        hook();
-                    }
-                });
-            }
             let result = catch_unwind(AssertUnwindSafe(|| deliver(&mut *guard, event)));
             if result.is_ok() && !lost && delivery.is_none() {
                 continue;
             }
             let mut st = shared.lock();
-            if std::mem::take(&mut message_marked) {
-                st.end_message_delivery(shared);
-            }
             if let Some(delivery) = delivery {
                 st.monitor.end_delivery(delivery);
             }
@@ -411,6 +441,43 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
                 .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
         }
     }
+}
+
+/// Delivers the messages of `batch` in order, outside the state lock, until it is empty, a
+/// callback panics (the panic is returned, the rest dropped) or a close or abort has dropped
+/// the engine's undelivered messages since the batch was taken (the rest is dropped too, as
+/// the engine dropped its own).
+///
+/// That check reads the published [`Status`] before each message but the first (taken under
+/// the lock while nothing was discarded). A `close()` from inside a callback publishes before
+/// it returns, so the next message of the batch is dropped; a `close()` on another thread
+/// publishes before it waits for the batch's delivery mark, so at most the messages this
+/// thread begins before it sees the change are delivered, all before that `close()` returns.
+fn deliver_messages<P: ZmqProtocol>(
+    protocol: &mut P,
+    batch: &mut VecDeque<Multipart>,
+    shared: &Shared,
+) -> thread::Result<()> {
+    let mut first = true;
+    while let Some(msg) = batch.pop_front() {
+        if !std::mem::take(&mut first) && shared.status() & Status::DISCARDS_MESSAGES != 0 {
+            batch.clear();
+            return Ok(());
+        }
+        #[cfg(test)]
+        BEFORE_MESSAGE.with(|hook| {
+            if let Some(hook) = hook.borrow_mut().as_mut() {
+                hook();
+            }
+        });
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+            deliver(protocol, EngineEvent::Message(msg));
+        })) {
+            batch.clear();
+            return Err(payload);
+        }
+    }
+    Ok(())
 }
 
 fn deliver<P: ZmqProtocol>(protocol: &mut P, event: EngineEvent) {
@@ -459,6 +526,7 @@ pub(crate) fn start<P: ZmqProtocol>(
             message_waiters: 0,
             keep_received: false,
             finalized: false,
+            batch: VecDeque::new(),
             monitor: MonitorSlot::default(),
         }),
         message_delivered: Condvar::new(),
