@@ -423,20 +423,25 @@ impl<B: Backend> Engine<B> {
         self.events.pop_front()
     }
 
-    /// Moves the messages at the front of the event queue, up to the first event of another
-    /// kind, to the back of `out`, in order; returns how many. The same as calling
-    /// [`poll_event`](Self::poll_event) while it yields messages, in one call: a caller that
-    /// delivers them later must check [`discards_messages`](Self::discards_messages) between
-    /// them (a close or abort meanwhile drops the rest).
-    pub fn take_messages(&mut self, out: &mut VecDeque<Multipart>) -> usize {
-        let mut taken = 0;
-        while matches!(self.events.front(), Some(EngineEvent::Message(_))) {
-            if let Some(EngineEvent::Message(msg)) = self.events.pop_front() {
-                out.push_back(msg);
-                taken += 1;
-            }
+    /// Moves the [`EngineEvent::Message`]s at the front of the event queue, up to the first
+    /// event of another kind, to the back of `out`, in order; returns how many. The same as
+    /// calling [`poll_event`](Self::poll_event) while it yields messages, in one call: a
+    /// caller that delivers them later must check
+    /// [`discards_messages`](Self::discards_messages) between them (a close or abort
+    /// meanwhile drops the rest).
+    ///
+    /// When `out` is empty and every pending event is a message (the common case), the two
+    /// queues are swapped instead of moving the messages one by one, so `out`'s capacity is
+    /// the engine's next event queue.
+    pub fn take_messages(&mut self, out: &mut VecDeque<EngineEvent>) -> usize {
+        let is_message = |e: &EngineEvent| matches!(e, EngineEvent::Message(_));
+        if out.is_empty() && self.events.iter().all(is_message) {
+            std::mem::swap(out, &mut self.events);
+            return out.len();
         }
-        taken
+        let run = self.events.iter().take_while(|e| is_message(e)).count();
+        out.extend(self.events.drain(..run));
+        run
     }
 
     /// Whether [`poll_event`](Self::poll_event) has something.

@@ -588,13 +588,27 @@ fn take_messages_takes_the_run_of_messages_at_the_front() {
     assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
     let mut run = VecDeque::new();
     assert_eq!(e.take_messages(&mut run), 2);
-    assert_eq!(run, [msg(&["1"]), msg(&["2", "two"])]);
+    assert_eq!(
+        run,
+        [
+            EngineEvent::Message(msg(&["1"])),
+            EngineEvent::Message(msg(&["2", "two"]))
+        ]
+    );
     // Stops at the monitor event, which poll_event gives next.
     assert_eq!(e.take_messages(&mut run), 0);
     assert!(matches!(e.poll_event(), Some(EngineEvent::SocketEvent(_))));
     assert_eq!(e.take_messages(&mut run), 1);
     assert_eq!(run.len(), 3);
+    assert_eq!(run[2], EngineEvent::Message(msg(&["3"])));
     assert_eq!(e.poll_event(), None);
+    // Only messages pending and nothing in `out`: the queues are swapped.
+    fake(&mut e).push_incoming(msg(&["4"]));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    let mut out = VecDeque::new();
+    assert_eq!(e.take_messages(&mut out), 1);
+    assert_eq!(out, [EngineEvent::Message(msg(&["4"]))]);
+    assert!(!e.has_events());
 }
 
 /// What a dispatcher holding messages it took out must know: whether the engine dropped

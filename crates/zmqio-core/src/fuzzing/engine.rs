@@ -1521,7 +1521,11 @@ impl Harness {
                     let mut run = VecDeque::new();
                     loop {
                         if self.engine.take_messages(&mut run) > 0 {
-                            polled.extend(run.drain(..).map(EngineEvent::Message));
+                            assert!(
+                                run.iter().all(|e| matches!(e, EngineEvent::Message(_))),
+                                "take_messages gave another event than a message"
+                            );
+                            polled.extend(run.drain(..));
                             continue;
                         }
                         match self.engine.poll_event() {

@@ -57,7 +57,7 @@ use futures::task::AtomicWaker;
 use crate::engine::{Backend, Engine, EngineEvent, Step, ZmqBackend};
 use crate::runtime::{Readiness, Runtime};
 use crate::shell::monitor::MonitorSlot;
-use crate::{Error, Multipart, Result, ZmqProtocol, ZmqTransport};
+use crate::{Error, Result, ZmqProtocol, ZmqTransport};
 
 /// Messages received per driver wake before it yields to other tasks.
 const RECV_BUDGET: usize = 256;
@@ -97,7 +97,7 @@ pub(crate) struct State {
     /// Set once the socket is closed (or the driver is gone).
     finalized: bool,
     /// The dispatcher's batch buffer between deliveries (kept for its capacity).
-    batch: VecDeque<Multipart>,
+    batch: VecDeque<EngineEvent>,
     /// The socket monitor, when enabled.
     pub(crate) monitor: MonitorSlot,
 }
@@ -455,7 +455,7 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
 /// thread begins before it sees the change are delivered, all before that `close()` returns.
 fn deliver_messages<P: ZmqProtocol>(
     protocol: &mut P,
-    batch: &mut VecDeque<Multipart>,
+    batch: &mut VecDeque<EngineEvent>,
     shared: &Shared,
 ) -> thread::Result<()> {
     let mut first = true;
@@ -470,9 +470,7 @@ fn deliver_messages<P: ZmqProtocol>(
                 hook();
             }
         });
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
-            deliver(protocol, EngineEvent::Message(msg));
-        })) {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| deliver(protocol, msg))) {
             batch.clear();
             return Err(payload);
         }
