@@ -458,24 +458,25 @@ fn deliver_messages<P: ZmqProtocol>(
     batch: &mut VecDeque<EngineEvent>,
     shared: &Shared,
 ) -> thread::Result<()> {
-    let mut first = true;
-    while let Some(msg) = batch.pop_front() {
-        if !std::mem::take(&mut first) && shared.status() & Status::DISCARDS_MESSAGES != 0 {
-            batch.clear();
-            return Ok(());
-        }
-        #[cfg(test)]
-        BEFORE_MESSAGE.with(|hook| {
-            if let Some(hook) = hook.borrow_mut().as_mut() {
-                hook();
+    // One `catch_unwind` for the batch: a message is taken out before its callback runs, so
+    // after a panic the batch holds exactly the messages not delivered.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut first = true;
+        while let Some(msg) = batch.pop_front() {
+            if !std::mem::take(&mut first) && shared.status() & Status::DISCARDS_MESSAGES != 0 {
+                return;
             }
-        });
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| deliver(protocol, msg))) {
-            batch.clear();
-            return Err(payload);
+            #[cfg(test)]
+            BEFORE_MESSAGE.with(|hook| {
+                if let Some(hook) = hook.borrow_mut().as_mut() {
+                    hook();
+                }
+            });
+            deliver(protocol, msg);
         }
-    }
-    Ok(())
+    }));
+    batch.clear();
+    result
 }
 
 fn deliver<P: ZmqProtocol>(protocol: &mut P, event: EngineEvent) {
