@@ -2,14 +2,24 @@
 
 use std::os::raw::c_void;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::types::endpoint;
 use crate::Multipart;
 
 /// A frame payload at or above this size is received without copying: the [`Bytes`] keeps the
-/// `zmq::Message` alive instead. Below it a copy is cheaper than the extra allocation.
-const ZERO_COPY_RECV_MIN: usize = 512;
+/// `zmq::Message` alive instead. Below it the payload is copied into the receive arena
+/// ([`RecvArena`]), which costs no allocation of its own, so every frame under 1 KiB is
+/// received without a per-message allocation.
+const ZERO_COPY_RECV_MIN: usize = 1024;
+
+/// The size of one chunk of the receive arena. Small frames are copied into a chunk one after
+/// the other and each becomes a [`Bytes`] sharing it (one allocation per chunk, not per
+/// frame). A chunk is freed once every frame in it is dropped, so a small frame kept alive
+/// keeps its whole chunk alive: at most this much memory per kept frame (for frames of 64
+/// bytes, 128 of them share a chunk). Small enough that keeping a few received frames costs
+/// little, large enough that the chunk's allocation is a few instructions per frame.
+const RECV_ARENA_CHUNK: usize = 8 * 1024;
 
 /// A frame payload at or above this size is sent without copying: libzmq gets a pointer into
 /// the [`Bytes`] and a clone of it to drop once sent. Below it a copy into a fresh
@@ -61,6 +71,8 @@ pub trait Backend: Send {
 pub struct ZmqBackend {
     socket: zmq::Socket,
     partial: Multipart,
+    /// Where small received frames are copied to (see [`RECV_ARENA_CHUNK`]).
+    arena: RecvArena,
     /// Receives land here, so a small frame costs no `zmq_msg_init`/`zmq_msg_close` pair of
     /// its own (libzmq closes the previous content on the next receive).
     scratch: zmq::Message,
@@ -77,6 +89,7 @@ impl ZmqBackend {
         Self {
             socket,
             partial: Multipart::new(),
+            arena: RecvArena::default(),
             scratch: zmq::Message::new(),
             context: None,
             process_generation: None,
@@ -342,12 +355,38 @@ impl AsRef<[u8]> for MessageOwner {
     }
 }
 
-/// The frame just received into `scratch` as [`Bytes`]: copied when small (one `Deref`, which
-/// is two FFI calls), otherwise the message itself becomes the owner and `scratch` is renewed.
-fn take_frame(scratch: &mut zmq::Message) -> Bytes {
+/// The buffer small received frames are copied into: a chunk of [`RECV_ARENA_CHUNK`] bytes,
+/// filled front to back, each frame split off as a frozen [`Bytes`] that shares the chunk
+/// (a reference count, no allocation). A frame that does not fit in what is left of the chunk
+/// starts a new one; the old chunk lives on until its last frame is dropped.
+#[derive(Default)]
+struct RecvArena {
+    /// The unused rest of the current chunk (`len() == 0` between frames).
+    buf: BytesMut,
+}
+
+impl RecvArena {
+    /// `data` (shorter than [`RECV_ARENA_CHUNK`]) as a `Bytes` in the arena.
+    fn copy(&mut self, data: &[u8]) -> Bytes {
+        if data.is_empty() {
+            // No reference to a chunk for nothing.
+            return Bytes::new();
+        }
+        if self.buf.capacity() < data.len() {
+            self.buf = BytesMut::with_capacity(RECV_ARENA_CHUNK);
+        }
+        self.buf.extend_from_slice(data);
+        self.buf.split().freeze()
+    }
+}
+
+/// The frame just received into `scratch` as [`Bytes`]: copied into `arena` when small (one
+/// `Deref`, which is two FFI calls), otherwise the message itself becomes the owner and
+/// `scratch` is renewed.
+fn take_frame(scratch: &mut zmq::Message, arena: &mut RecvArena) -> Bytes {
     let data: &[u8] = scratch;
     if data.len() < ZERO_COPY_RECV_MIN {
-        return Bytes::copy_from_slice(data);
+        return arena.copy(data);
     }
     Bytes::from_owner(MessageOwner(std::mem::replace(
         scratch,
@@ -427,7 +466,7 @@ impl Backend for ZmqBackend {
         loop {
             self.socket.recv(&mut self.scratch, zmq::DONTWAIT)?;
             let more = self.scratch.get_more();
-            let frame = take_frame(&mut self.scratch);
+            let frame = take_frame(&mut self.scratch, &mut self.arena);
             if !more && self.partial.is_empty() {
                 // A one-frame message: a vector of exactly one, no growth.
                 return Ok(Multipart::from(frame));
@@ -481,7 +520,7 @@ mod tests {
 
     use bytes::Bytes;
 
-    use super::{Backend, ZmqBackend, ZERO_COPY_SEND_MIN};
+    use super::{Backend, ZmqBackend, RECV_ARENA_CHUNK, ZERO_COPY_RECV_MIN, ZERO_COPY_SEND_MIN};
 
     /// A payload that records when its last `Bytes` is gone.
     struct Tracked(Vec<u8>, Arc<AtomicBool>);
@@ -503,6 +542,81 @@ mod tests {
         let payload: Vec<u8> = (0..len).map(|i| i as u8).collect();
         let frame = Bytes::from_owner(Tracked(payload.clone(), dropped.clone()));
         (frame, payload, dropped)
+    }
+
+    /// A connected inproc PAIR: the sending socket and the receiving backend.
+    fn inproc_pair(name: &str) -> (zmq::Context, zmq::Socket, ZmqBackend) {
+        let ctx = zmq::Context::new();
+        let server = ctx.socket(zmq::PAIR).unwrap();
+        server.set_rcvhwm(0).unwrap();
+        server.bind(&format!("inproc://{name}")).unwrap();
+        let client = ctx.socket(zmq::PAIR).unwrap();
+        client.set_sndhwm(0).unwrap();
+        client.connect(&format!("inproc://{name}")).unwrap();
+        (ctx, client, ZmqBackend::new(server))
+    }
+
+    fn recv_wait(rx: &mut ZmqBackend) -> crate::Multipart {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            match rx.recv() {
+                Err(zmq::Error::EAGAIN) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                other => break other.unwrap(),
+            }
+        }
+    }
+
+    #[test]
+    fn small_frames_share_one_arena_chunk() {
+        let (_ctx, tx, mut rx) = inproc_pair("arena-share");
+        tx.send(&b"first"[..], 0).unwrap();
+        tx.send_multipart([&b"second"[..], b"", b"third"], 0)
+            .unwrap();
+        tx.send(&[7u8; ZERO_COPY_RECV_MIN - 1][..], 0).unwrap();
+        let a = recv_wait(&mut rx);
+        let b = recv_wait(&mut rx);
+        let c = recv_wait(&mut rx);
+        assert_eq!(&a[0][..], b"first");
+        assert_eq!(&b[0][..], b"second");
+        assert_eq!(&b[1][..], b"");
+        assert_eq!(&b[2][..], b"third");
+        assert_eq!(&c[0][..], &[7u8; ZERO_COPY_RECV_MIN - 1][..]);
+        // One after the other in the same chunk: no allocation per frame.
+        assert_eq!(a[0].as_ptr().wrapping_add(5), b[0].as_ptr());
+        assert_eq!(b[0].as_ptr().wrapping_add(6), b[2].as_ptr());
+        assert_eq!(b[2].as_ptr().wrapping_add(5), c[0].as_ptr());
+    }
+
+    #[test]
+    fn frames_survive_the_arena_moving_on_to_new_chunks() {
+        let (_ctx, tx, mut rx) = inproc_pair("arena-chunks");
+        let count = 4 * RECV_ARENA_CHUNK / 100;
+        for i in 0..count {
+            tx.send(&[i as u8; 100][..], 0).unwrap();
+        }
+        let mut kept = Vec::new();
+        for i in 0..count {
+            let msg = recv_wait(&mut rx);
+            assert_eq!(&msg[0][..], &[i as u8; 100][..]);
+            // Keep every third one, drop the rest at once.
+            if i % 3 == 0 {
+                kept.push((i, msg));
+            }
+        }
+        let chunks: std::collections::BTreeSet<usize> = kept
+            .iter()
+            .map(|(_, m)| m[0].as_ptr() as usize / RECV_ARENA_CHUNK)
+            .collect();
+        assert!(
+            chunks.len() >= 4,
+            "{} chunks for {count} frames",
+            chunks.len()
+        );
+        for (i, msg) in kept {
+            assert_eq!(&msg[0][..], &[i as u8; 100][..]);
+        }
     }
 
     #[test]

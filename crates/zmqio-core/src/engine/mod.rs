@@ -250,6 +250,9 @@ pub struct Engine<B> {
     events: VecDeque<EngineEvent>,
     /// The error the transport was lost with, once it is [`Lifecycle::Closed`].
     lost_error: Option<Error>,
+    /// Set by a close or abort that dropped the received, undelivered messages; from then on
+    /// no message is ever queued again (see [`discards_messages`](Self::discards_messages)).
+    discards_messages: bool,
     /// Set when something a `drain()`/`wait_closed()` waiter cares about changed.
     progress: bool,
     /// Queued messages dropped because libzmq refused their destination (per-message
@@ -283,6 +286,7 @@ impl<B: Backend> Engine<B> {
             connections: BTreeSet::new(),
             events: VecDeque::new(),
             lost_error: None,
+            discards_messages: false,
             progress: false,
             dropped_unroutable: 0,
             linger: None,
@@ -372,6 +376,14 @@ impl<B: Backend> Engine<B> {
         self.lost_error.as_ref()
     }
 
+    /// Whether a close or an abort has dropped the messages received and not yet polled.
+    /// Once set it stays set, and no message is queued any more (reading has stopped). A
+    /// caller that took messages out with [`take_messages`](Self::take_messages) and has not
+    /// delivered them all drops the rest once this is set, as the engine dropped its own.
+    pub fn discards_messages(&self) -> bool {
+        self.discards_messages
+    }
+
     /// The resolved endpoints bound through this engine.
     pub fn bindings(&self) -> &BTreeSet<String> {
         &self.bindings
@@ -409,6 +421,27 @@ impl<B: Backend> Engine<B> {
     /// The next event for the protocol, if any.
     pub fn poll_event(&mut self) -> Option<EngineEvent> {
         self.events.pop_front()
+    }
+
+    /// Moves the [`EngineEvent::Message`]s at the front of the event queue, up to the first
+    /// event of another kind, to the back of `out`, in order; returns how many. The same as
+    /// calling [`poll_event`](Self::poll_event) while it yields messages, in one call: a
+    /// caller that delivers them later must check
+    /// [`discards_messages`](Self::discards_messages) between them (a close or abort
+    /// meanwhile drops the rest).
+    ///
+    /// When `out` is empty and every pending event is a message (the common case), the two
+    /// queues are swapped instead of moving the messages one by one, so `out`'s capacity is
+    /// the engine's next event queue.
+    pub fn take_messages(&mut self, out: &mut VecDeque<EngineEvent>) -> usize {
+        let is_message = |e: &EngineEvent| matches!(e, EngineEvent::Message(_));
+        if out.is_empty() && self.events.iter().all(is_message) {
+            std::mem::swap(out, &mut self.events);
+            return out.len();
+        }
+        let run = self.events.iter().take_while(|e| is_message(e)).count();
+        out.extend(self.events.drain(..run));
+        run
     }
 
     /// Whether [`poll_event`](Self::poll_event) has something.
@@ -621,6 +654,7 @@ impl<B: Backend> Engine<B> {
         if !keep_received {
             self.events
                 .retain(|e| !matches!(e, EngineEvent::Message(_)));
+            self.discards_messages = true;
         }
         self.linger = linger;
         if self.queue.is_empty() || linger == Some(Duration::ZERO) {
@@ -659,6 +693,7 @@ impl<B: Backend> Engine<B> {
         // Nothing but connection_lost after an abort: no message, no resume_writing (the
         // contract), no monitor event.
         self.events.clear();
+        self.discards_messages = true;
         self.finish(error);
     }
 

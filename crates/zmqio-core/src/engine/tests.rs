@@ -574,6 +574,83 @@ fn close_drops_received_but_undelivered_messages() {
 }
 
 #[test]
+fn take_messages_takes_the_run_of_messages_at_the_front() {
+    let mut e = engine(zmq::PULL);
+    fake(&mut e).push_incoming(msg(&["1"]));
+    fake(&mut e).push_incoming(msg(&["2", "two"]));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    e.push_socket_event(SocketEvent {
+        event: crate::MonitorEvent::Connected,
+        value: 7,
+        endpoint: "inproc://x".into(),
+    });
+    fake(&mut e).push_incoming(msg(&["3"]));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    let mut run = VecDeque::new();
+    assert_eq!(e.take_messages(&mut run), 2);
+    assert_eq!(
+        run,
+        [
+            EngineEvent::Message(msg(&["1"])),
+            EngineEvent::Message(msg(&["2", "two"]))
+        ]
+    );
+    // Stops at the monitor event, which poll_event gives next.
+    assert_eq!(e.take_messages(&mut run), 0);
+    assert!(matches!(e.poll_event(), Some(EngineEvent::SocketEvent(_))));
+    assert_eq!(e.take_messages(&mut run), 1);
+    assert_eq!(run.len(), 3);
+    assert_eq!(run[2], EngineEvent::Message(msg(&["3"])));
+    assert_eq!(e.poll_event(), None);
+    // Only messages pending and nothing in `out`: the queues are swapped.
+    fake(&mut e).push_incoming(msg(&["4"]));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    let mut out = VecDeque::new();
+    assert_eq!(e.take_messages(&mut out), 1);
+    assert_eq!(out, [EngineEvent::Message(msg(&["4"]))]);
+    assert!(!e.has_events());
+}
+
+/// What a dispatcher holding messages it took out must know: whether the engine dropped
+/// the undelivered ones since (close, abort), not when it keeps them (a stream's close, a
+/// fatal error).
+#[test]
+fn discards_messages_is_set_by_the_closes_that_drop_received_messages() {
+    let mut e = engine(zmq::PULL);
+    assert!(!e.discards_messages());
+    e.fatal(zmq::Error::ETERM);
+    assert!(
+        !e.discards_messages(),
+        "a fatal error still delivers what arrived"
+    );
+    e.abort();
+    assert!(
+        !e.discards_messages(),
+        "an abort after the end changes nothing"
+    );
+
+    let mut e = engine(zmq::DEALER);
+    fake(&mut e).set_writable(false);
+    e.write(msg(&["queued"])).unwrap(); // keeps the close in Closing
+    e.close_keeping_received();
+    assert_eq!(e.lifecycle(), Lifecycle::Closing);
+    assert!(!e.discards_messages());
+    e.abort();
+    assert!(
+        e.discards_messages(),
+        "an abort drops what a stream's close kept"
+    );
+
+    let mut e = engine(zmq::PULL);
+    fake(&mut e).push_incoming(msg(&["1"]));
+    assert_eq!(e.handle_readiness(BUDGET), Step::Idle);
+    e.close();
+    assert!(e.discards_messages());
+    e.close();
+    assert!(e.discards_messages());
+}
+
+#[test]
 fn close_stops_reading_while_the_queue_flushes() {
     let mut e = engine(zmq::PAIR);
     fake(&mut e).set_writable(false);

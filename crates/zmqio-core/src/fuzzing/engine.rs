@@ -704,6 +704,8 @@ pub struct Model {
     connections: BTreeSet<String>,
     events: VecDeque<EngineEvent>,
     lost_error: Option<Error>,
+    /// Whether a close or abort dropped the undelivered messages (`discards_messages`).
+    discards_messages: bool,
     progress: bool,
     dropped_unroutable: u64,
     /// The LINGER of a close in progress.
@@ -758,6 +760,7 @@ impl Model {
             connections: BTreeSet::new(),
             events: VecDeque::new(),
             lost_error: None,
+            discards_messages: false,
             progress: false,
             dropped_unroutable: 0,
             linger: None,
@@ -1265,6 +1268,7 @@ impl Model {
         if !keep_received {
             self.events
                 .retain(|e| !matches!(e, EngineEvent::Message(_)));
+            self.discards_messages = true;
         }
         self.linger = linger;
         if self.queue.is_empty() || linger == Some(Duration::ZERO) {
@@ -1297,6 +1301,7 @@ impl Model {
             return;
         }
         self.events.clear();
+        self.discards_messages = true;
         self.finish(None);
     }
 
@@ -1509,9 +1514,27 @@ impl Harness {
                 Outcome::Nothing
             }
             Op::Poll(n) => {
-                let n = if n == 0 { usize::MAX } else { n.into() };
                 let mut polled = Vec::new();
-                while polled.len() < n {
+                if n == 0 {
+                    // Until `None`, the way the shell's dispatcher does it: runs of messages
+                    // in one `take_messages`, every other event with `poll_event`.
+                    let mut run = VecDeque::new();
+                    loop {
+                        if self.engine.take_messages(&mut run) > 0 {
+                            assert!(
+                                run.iter().all(|e| matches!(e, EngineEvent::Message(_))),
+                                "take_messages gave another event than a message"
+                            );
+                            polled.extend(run.drain(..));
+                            continue;
+                        }
+                        match self.engine.poll_event() {
+                            Some(event) => polled.push(event),
+                            None => break,
+                        }
+                    }
+                }
+                while polled.len() < usize::from(n) {
                     match self.engine.poll_event() {
                         Some(event) => polled.push(event),
                         None => break,
@@ -1725,6 +1748,20 @@ impl Harness {
             "read backpressure"
         );
         assert_eq!(e.lost_error(), model.lost_error.as_ref(), "lost error");
+        assert_eq!(
+            e.discards_messages(),
+            model.discards_messages,
+            "discards messages"
+        );
+        if e.discards_messages() {
+            assert!(
+                !model
+                    .events
+                    .iter()
+                    .any(|ev| matches!(ev, EngineEvent::Message(_))),
+                "a message queued after the messages were discarded"
+            );
+        }
         if e.lifecycle() != Lifecycle::Closed {
             assert_eq!(
                 e.lost_error(),

@@ -30,11 +30,23 @@
 //! returns. `close()`/`abort()` close the engine under the same lock and then wait for a
 //! marked delivery on another thread to end, which is what makes "no `msg_received` begins
 //! once `close()` has returned" hold across threads.
+//!
+//! The dispatcher takes a whole run of received messages in one lock and marks it as one
+//! delivery; between two of them it reads the published status (no lock) and drops the rest
+//! once a close or abort has dropped the engine's undelivered messages (see
+//! [`deliver_messages`]). So a `close()` still waits for at most the batch being handed
+//! over, no `msg_received` begins once it has returned, and a close from inside
+//! `msg_received` stops the batch at once. A stream's close keeps what was received and so
+//! keeps the batch too. Every other event (pause, resume, monitor events, `connection_lost`)
+//! is taken one at a time, as before, so `connection_lost` stays last.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
@@ -53,6 +65,10 @@ const RECV_BUDGET: usize = 256;
 /// The state behind every clone of a transport, shared with its driver.
 pub(crate) struct Shared {
     state: Mutex<State>,
+    /// What the write-side checks (`drain()`, the `Sink`'s readiness and flush) read without
+    /// the lock: the [`Status`] bits of the engine as of the last release of the state
+    /// lock. See [`StateGuard`].
+    status: AtomicU8,
     /// Signalled when a message delivery ends while a `close()`/`abort()` waits for it.
     message_delivered: Condvar,
     /// The driver's waker: woken after every user call that touched the socket (rule 6).
@@ -80,6 +96,8 @@ pub(crate) struct State {
     pub(crate) keep_received: bool,
     /// Set once the socket is closed (or the driver is gone).
     finalized: bool,
+    /// The dispatcher's batch buffer between deliveries (kept for its capacity).
+    batch: VecDeque<EngineEvent>,
     /// The socket monitor, when enabled.
     pub(crate) monitor: MonitorSlot,
 }
@@ -125,11 +143,112 @@ impl State {
     }
 }
 
+/// Bits of [`Shared::status`]: what a passing write-side check needs to know.
+pub(crate) struct Status;
+
+impl Status {
+    /// The engine is [`Lifecycle::Open`](crate::engine::Lifecycle::Open).
+    pub(crate) const OPEN: u8 = 1;
+    /// The write queue holds no message (counted in messages, so a queued message of empty
+    /// frames is not "empty").
+    pub(crate) const QUEUE_EMPTY: u8 = 2;
+    /// The write queue's weight is at most the low watermark.
+    pub(crate) const AT_MOST_LOW: u8 = 4;
+    /// The write queue's weight is at most the high watermark.
+    pub(crate) const AT_MOST_HIGH: u8 = 8;
+    /// A close or abort dropped the undelivered messages
+    /// ([`Engine::discards_messages`]): a dispatcher holding a batch drops the rest of it.
+    pub(crate) const DISCARDS_MESSAGES: u8 = 16;
+
+    #[inline]
+    fn of(engine: &Engine<ZmqBackend>) -> u8 {
+        let (low, high) = engine.write_limits();
+        let weight = engine.queued_weight();
+        let mut bits = 0;
+        if engine.lifecycle() == crate::engine::Lifecycle::Open {
+            bits |= Self::OPEN;
+        }
+        if engine.queued_messages() == 0 {
+            bits |= Self::QUEUE_EMPTY;
+        }
+        if weight <= low {
+            bits |= Self::AT_MOST_LOW;
+        }
+        if weight <= high {
+            bits |= Self::AT_MOST_HIGH;
+        }
+        if engine.discards_messages() {
+            bits |= Self::DISCARDS_MESSAGES;
+        }
+        bits
+    }
+}
+
+/// The state lock's guard. Releasing it publishes the engine's [`Status`] in
+/// [`Shared::status`], so every change made under the lock is published before anyone else
+/// can take the lock, whichever code made it.
+///
+/// A check that reads the status and finds what it waits for (open, and the queue within its
+/// bound) is done without the lock: it sees the state of the last release, which a caller's
+/// own earlier `write` has published (same thread), and which any other thread's change
+/// publishes at the latest when its lock is released, as a locked check would see it.
+/// A check that does not pass takes the lock, checks again, and registers its waker under it;
+/// every change that wakes waiters happens under the lock too, so no wake-up is lost.
+pub(crate) struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    status: &'a AtomicU8,
+}
+
+impl Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        publish_status(self.status, &self.guard.engine);
+    }
+}
+
+#[inline]
+fn publish_status(status: &AtomicU8, engine: &Engine<ZmqBackend>) {
+    let bits = Status::of(engine);
+    // A store only when something changed: most releases change nothing here, and a reader on
+    // another core keeps its cached copy.
+    if status.load(Ordering::Relaxed) != bits {
+        status.store(bits, Ordering::Release);
+    }
+}
+
 impl Shared {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+    #[inline]
+    pub(crate) fn lock(&self) -> StateGuard<'_> {
+        StateGuard {
+            guard: self.lock_raw(),
+            status: &self.status,
+        }
+    }
+
+    /// The state lock without publishing on release: for the `close()` wait on
+    /// `message_delivered`, which publishes by hand first.
+    fn lock_raw(&self) -> MutexGuard<'_, State> {
         // A panic never happens while this lock is held (callbacks run outside it), but if
         // one did, the engine's state is still consistent between calls: keep going.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The [`Status`] bits as of the last release of the state lock.
+    pub(crate) fn status(&self) -> u8 {
+        self.status.load(Ordering::Acquire)
     }
 
     pub(crate) fn socket_type(&self) -> zmq::SocketType {
@@ -173,7 +292,7 @@ impl Shared {
     /// thread is the one delivering (a `close()` from inside `msg_received`), and for a
     /// stream, whose close keeps what was received instead (see `State::keep_received`).
     pub(crate) fn close(&self, abort: bool) {
-        let mut st = self.lock();
+        let mut st = self.lock_raw();
         if abort {
             st.engine.abort();
         } else {
@@ -190,6 +309,8 @@ impl Shared {
             let keep_received = st.keep_received;
             st.engine.close_with(linger, keep_received);
         }
+        // Published before waiting: the wait releases the lock without a `StateGuard`.
+        publish_status(&self.status, &st.engine);
         self.wake_driver();
         if st.keep_received {
             return;
@@ -239,48 +360,56 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
         };
         let shared = transport.shared();
         let me = thread::current().id();
-        // Whether the last event delivered was a message whose delivery is still marked
-        // (ended under the next lock, to take the state lock once per message).
+        // Whether a delivery of messages is still marked (ended under the next lock, to take
+        // the state lock once per batch).
         let mut message_marked = false;
+        // The messages taken from the engine in one go, delivered outside the lock.
+        let mut batch = VecDeque::new();
         loop {
             let (event, delivery) = {
                 let mut st = shared.lock();
                 if std::mem::take(&mut message_marked) {
                     st.end_message_delivery(shared);
                 }
-                let Some(event) = st.engine.poll_event() else {
-                    return true;
-                };
-                // A `close()` on another thread waits for this delivery to end, and
-                // `disable_monitor` for a monitor event's.
-                let delivery = match event {
-                    EngineEvent::SocketEvent(_) => Some(st.monitor.begin_delivery()),
-                    EngineEvent::Message(_) => {
-                        st.message_in_flight = Some(me);
-                        message_marked = true;
-                        None
-                    }
-                    _ => None,
-                };
-                (event, delivery)
+                if batch.capacity() == 0 {
+                    batch = std::mem::take(&mut st.batch);
+                }
+                // A run of messages: marked as one delivery, which a `close()` on another
+                // thread waits for as for a single message.
+                if st.engine.take_messages(&mut batch) > 0 {
+                    st.message_in_flight = Some(me);
+                    message_marked = true;
+                    (None, None)
+                } else {
+                    let Some(event) = st.engine.poll_event() else {
+                        st.batch = std::mem::take(&mut batch);
+                        return true;
+                    };
+                    // `disable_monitor` waits for a monitor event's delivery to end.
+                    let delivery = match event {
+                        EngineEvent::SocketEvent(_) => Some(st.monitor.begin_delivery()),
+                        _ => None,
+                    };
+                    (Some(event), delivery)
+                }
+            };
+            let Some(event) = event else {
+                if let Err(payload) = deliver_messages(&mut *guard, &mut batch, shared) {
+                    let mut st = shared.lock();
+                    st.end_message_delivery(shared);
+                    message_marked = false;
+                    st.engine
+                        .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
+                    shared.wake_driver();
+                }
+                continue;
             };
             let lost = matches!(event, EngineEvent::ConnectionLost(_));
-            #[cfg(test)]
-            if message_marked {
-                BEFORE_MESSAGE.with(|hook| {
-                    if let Some(hook) = hook.borrow_mut().as_mut() {
-                        hook();
-                    }
-                });
-            }
             let result = catch_unwind(AssertUnwindSafe(|| deliver(&mut *guard, event)));
             if result.is_ok() && !lost && delivery.is_none() {
                 continue;
             }
             let mut st = shared.lock();
-            if std::mem::take(&mut message_marked) {
-                st.end_message_delivery(shared);
-            }
             if let Some(delivery) = delivery {
                 st.monitor.end_delivery(delivery);
             }
@@ -313,6 +442,42 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
                 .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
         }
     }
+}
+
+/// Delivers the messages of `batch` in order, outside the state lock, until it is empty, a
+/// callback panics (the panic is returned, the rest dropped) or a close or abort has dropped
+/// the engine's undelivered messages since the batch was taken (the rest is dropped too, as
+/// the engine dropped its own).
+///
+/// That check reads the published [`Status`] before each message but the first (taken under
+/// the lock while nothing was discarded). A `close()` from inside a callback publishes before
+/// it returns, so the next message of the batch is dropped; a `close()` on another thread
+/// publishes before it waits for the batch's delivery mark, so at most the messages this
+/// thread begins before it sees the change are delivered, all before that `close()` returns.
+fn deliver_messages<P: ZmqProtocol>(
+    protocol: &mut P,
+    batch: &mut VecDeque<EngineEvent>,
+    shared: &Shared,
+) -> thread::Result<()> {
+    // One `catch_unwind` for the batch: a message is taken out before its callback runs, so
+    // after a panic the batch holds exactly the messages not delivered.
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut first = true;
+        while let Some(msg) = batch.pop_front() {
+            if !std::mem::take(&mut first) && shared.status() & Status::DISCARDS_MESSAGES != 0 {
+                return;
+            }
+            #[cfg(test)]
+            BEFORE_MESSAGE.with(|hook| {
+                if let Some(hook) = hook.borrow_mut().as_mut() {
+                    hook();
+                }
+            });
+            deliver(protocol, msg);
+        }
+    }));
+    batch.clear();
+    result
 }
 
 fn deliver<P: ZmqProtocol>(protocol: &mut P, event: EngineEvent) {
@@ -351,7 +516,9 @@ pub(crate) fn start<P: ZmqProtocol>(
     let socket_type = engine.socket_type();
     let protocol = Arc::new(Mutex::new(protocol));
     let dyn_protocol: Arc<dyn Dispatch> = protocol.clone();
+    let status = AtomicU8::new(Status::of(&engine));
     let shared = Arc::new(Shared {
+        status,
         state: Mutex::new(State {
             engine,
             waiters: Vec::new(),
@@ -359,6 +526,7 @@ pub(crate) fn start<P: ZmqProtocol>(
             message_waiters: 0,
             keep_received: false,
             finalized: false,
+            batch: VecDeque::new(),
             monitor: MonitorSlot::default(),
         }),
         message_delivered: Condvar::new(),

@@ -18,6 +18,7 @@ use futures::FutureExt;
 
 use crate::runtime::{Readiness, Runtime, ZmqFd};
 use crate::shell::driver::BEFORE_MESSAGE;
+use crate::shell::transport::QueueBound;
 use crate::{
     default_context, ConnectionBuilder, Error, Multipart, StreamBuilder, ZmqProtocol, ZmqTransport,
 };
@@ -364,4 +365,88 @@ fn fatal_error_reaches_drain_and_wait_closed_even_without_connection_lost() {
     // Documented: connection_lost is skipped then, rather than block the shutdown.
     assert_eq!(*seen.lock().unwrap(), vec![]);
     assert_eq!(rep.drain().now_or_never(), Some(Err(efsm)));
+}
+
+struct Quiet;
+impl ZmqProtocol for Quiet {}
+
+/// The write-side checks (`drain()`, the `Sink`'s readiness and flush) that pass read the
+/// published status and take no lock: they answer at once while another thread holds the
+/// state lock.
+#[test]
+fn write_side_checks_that_pass_take_no_lock() {
+    let rt = Manual::new();
+    let (push, _) = block(ConnectionBuilder::new(rt.clone(), || Quiet, zmq::PUSH)).unwrap();
+    let _driver = rt.take_driver();
+    let held = push.shared().lock();
+    let (tx, rx) = mpsc::channel();
+    let checker = push.clone();
+    let t = thread::spawn(move || {
+        let waker = futures::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let checks = [
+            checker.poll_queue_at_most(&mut cx, QueueBound::Empty),
+            checker.poll_queue_at_most(&mut cx, QueueBound::Low),
+            checker.poll_queue_at_most(&mut cx, QueueBound::High),
+        ];
+        tx.send(checks.map(|c| matches!(c, Poll::Ready(Ok(())))))
+            .unwrap();
+    });
+    let answered = rx.recv_timeout(Duration::from_secs(5));
+    drop(held);
+    t.join().unwrap();
+    assert_eq!(
+        answered,
+        Ok([true; 3]),
+        "the checks waited for the state lock"
+    );
+}
+
+/// What the lock-free checks read follows every change a waiter waits for: the queue
+/// growing past each bound (a message of empty frames included: "empty" counts messages),
+/// the limits, and the lifecycle; a check that does not pass registers its waker under the
+/// lock, and the change that satisfies it wakes it.
+#[test]
+fn published_status_follows_the_queue_the_limits_and_the_lifecycle() {
+    let rt = Manual::new();
+    // No peer: every message waits in zmqio's queue.
+    let (push, _) = block(ConnectionBuilder::new(rt.clone(), || Quiet, zmq::PUSH)).unwrap();
+    let _driver = rt.take_driver();
+    let woken = Arc::new(AtomicUsize::new(0));
+    let waker = futures::task::waker(Arc::new(CountingWaker(woken.clone())));
+    let mut cx = Context::from_waker(&waker);
+    let mut check = |bound| push.poll_queue_at_most(&mut cx, bound).is_ready();
+    assert!(check(QueueBound::Empty));
+
+    push.write([""]).unwrap(); // weighs 32: within both watermarks, but not empty
+    assert!(!check(QueueBound::Empty));
+    assert!(check(QueueBound::Low));
+    assert!(check(QueueBound::High));
+
+    push.set_write_buffer_limits(Some(64), Some(32)).unwrap();
+    push.write(vec![0u8; 40]).unwrap(); // 32 + 72 = 104 > 64
+    assert!(!check(QueueBound::Low));
+    assert!(!check(QueueBound::High));
+    assert_eq!(woken.load(Ordering::SeqCst), 0);
+
+    push.set_write_buffer_limits(Some(1000), Some(500)).unwrap(); // satisfies both waiters
+    assert_eq!(woken.load(Ordering::SeqCst), 1, "one waker, woken once");
+    assert!(check(QueueBound::Low));
+    assert!(check(QueueBound::High));
+
+    push.setsockopt(crate::opt::Linger, 0).unwrap();
+    push.close();
+    assert_eq!(push.drain().now_or_never(), Some(Err(Error::Closed)));
+    assert!(matches!(
+        push.poll_queue_at_most(&mut Context::from_waker(&waker), QueueBound::Empty),
+        Poll::Ready(Err(Error::Closed))
+    ));
+}
+
+struct CountingWaker(Arc<AtomicUsize>);
+
+impl futures::task::ArcWake for CountingWaker {
+    fn wake_by_ref(arc_self: &Arc<Self>) {
+        arc_self.0.fetch_add(1, Ordering::SeqCst);
+    }
 }

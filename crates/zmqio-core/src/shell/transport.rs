@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use crate::engine::{Backend, Lifecycle};
 use crate::opt::{GetSocketOpt, OptKind, SetSocketOpt};
-use crate::shell::driver::Shared;
+use crate::shell::driver::{Shared, Status};
 use crate::{Error, Multipart, Result};
 
 /// The handle to one asynchronous ZeroMQ socket, as in aiozmq's `ZmqTransport`.
@@ -718,6 +718,16 @@ impl ZmqTransport {
         cx: &mut Context<'_>,
         bound: QueueBound,
     ) -> Poll<Result<()>> {
+        // The check that passes, without the lock (see `StateGuard`).
+        let needed = Status::OPEN
+            | match bound {
+                QueueBound::Empty => Status::QUEUE_EMPTY,
+                QueueBound::Low => Status::AT_MOST_LOW,
+                QueueBound::High => Status::AT_MOST_HIGH,
+            };
+        if self.shared.status() & needed == needed {
+            return Poll::Ready(Ok(()));
+        }
         let mut st = self.shared.lock();
         if st.engine.lifecycle() != Lifecycle::Open {
             return Poll::Ready(Err(st.closed_error()));

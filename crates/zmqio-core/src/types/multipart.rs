@@ -44,13 +44,15 @@ use bytes::Bytes;
 #[derive(Clone, Default)]
 pub struct Multipart(Frames);
 
-/// The frames; a message of one frame (the common case) needs no vector, which saves an
-/// allocation per message on the hot paths.
+/// The frames; a message of one or two frames (the common cases: a payload, a topic or
+/// routing id and a payload) needs no vector, which saves an allocation per message on the
+/// hot paths (the sender's, and the receiver's when the message is dropped).
 #[derive(Clone, Default)]
 enum Frames {
     #[default]
     Empty,
     One(Bytes),
+    Two([Bytes; 2]),
     Many(Vec<Bytes>),
 }
 
@@ -71,7 +73,7 @@ impl Multipart {
     /// assert!(m.is_empty());
     /// ```
     pub fn with_capacity(n: usize) -> Self {
-        if n <= 1 {
+        if n <= 2 {
             Self(Frames::Empty)
         } else {
             Self(Frames::Many(Vec::with_capacity(n)))
@@ -89,7 +91,12 @@ impl Multipart {
         let frame = frame.into();
         self.0 = match std::mem::take(&mut self.0) {
             Frames::Empty => Frames::One(frame),
-            Frames::One(first) => Frames::Many(vec![first, frame]),
+            Frames::One(first) => Frames::Two([first, frame]),
+            Frames::Two([first, second]) => {
+                let mut v = Vec::with_capacity(4);
+                v.extend([first, second, frame]);
+                Frames::Many(v)
+            }
             Frames::Many(mut v) => {
                 v.push(frame);
                 Frames::Many(v)
@@ -107,6 +114,7 @@ impl Multipart {
         match self.0 {
             Frames::Empty => Vec::new(),
             Frames::One(f) => vec![f],
+            Frames::Two(two) => Vec::from(two),
             Frames::Many(v) => v,
         }
     }
@@ -118,17 +126,25 @@ impl Multipart {
     /// let m = zmqio_core::Multipart::from(["ab", "cde"]);
     /// assert_eq!(m.byte_len(), 5);
     /// ```
+    #[inline]
     pub fn byte_len(&self) -> usize {
-        self.iter().map(Bytes::len).sum()
+        match &self.0 {
+            Frames::Empty => 0,
+            Frames::One(f) => f.len(),
+            Frames::Two([a, b]) => a.len() + b.len(),
+            Frames::Many(v) => v.iter().map(Bytes::len).sum(),
+        }
     }
 }
 
 impl Deref for Multipart {
     type Target = [Bytes];
+    #[inline]
     fn deref(&self) -> &[Bytes] {
         match &self.0 {
             Frames::Empty => &[],
             Frames::One(f) => std::slice::from_ref(f),
+            Frames::Two(two) => two,
             Frames::Many(v) => v,
         }
     }
@@ -167,6 +183,7 @@ pub struct MultipartIter(IterInner);
 #[derive(Debug)]
 enum IterInner {
     One(Option<Bytes>),
+    Two(std::array::IntoIter<Bytes, 2>),
     Many(std::vec::IntoIter<Bytes>),
 }
 
@@ -175,12 +192,14 @@ impl Iterator for MultipartIter {
     fn next(&mut self) -> Option<Bytes> {
         match &mut self.0 {
             IterInner::One(f) => f.take(),
+            IterInner::Two(it) => it.next(),
             IterInner::Many(it) => it.next(),
         }
     }
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = match &self.0 {
             IterInner::One(f) => usize::from(f.is_some()),
+            IterInner::Two(it) => it.len(),
             IterInner::Many(it) => it.len(),
         };
         (n, Some(n))
@@ -191,6 +210,7 @@ impl DoubleEndedIterator for MultipartIter {
     fn next_back(&mut self) -> Option<Bytes> {
         match &mut self.0 {
             IterInner::One(f) => f.take(),
+            IterInner::Two(it) => it.next_back(),
             IterInner::Many(it) => it.next_back(),
         }
     }
@@ -207,6 +227,7 @@ impl IntoIterator for Multipart {
         MultipartIter(match self.0 {
             Frames::Empty => IterInner::One(None),
             Frames::One(f) => IterInner::One(Some(f)),
+            Frames::Two(two) => IterInner::Two(two.into_iter()),
             Frames::Many(v) => IterInner::Many(v.into_iter()),
         })
     }
@@ -229,9 +250,11 @@ impl<T: Into<Bytes>> FromIterator<T> for Multipart {
         let Some(second) = iter.next() else {
             return Self(Frames::One(first.into()));
         };
-        let mut v = Vec::with_capacity(2 + iter.size_hint().0);
-        v.push(first.into());
-        v.push(second.into());
+        let Some(third) = iter.next() else {
+            return Self(Frames::Two([first.into(), second.into()]));
+        };
+        let mut v = Vec::with_capacity(3 + iter.size_hint().0);
+        v.extend([first.into(), second.into(), third.into()]);
         v.extend(iter.map(Into::into));
         Self(Frames::Many(v))
     }
@@ -279,11 +302,10 @@ impl From<String> for Multipart {
 // Many frames: one per element.
 
 impl From<Vec<Bytes>> for Multipart {
-    /// One frame per element; a vector of one frame keeps it inline.
+    /// One frame per element; a vector of one or two frames keeps them inline.
     fn from(frames: Vec<Bytes>) -> Self {
         match frames.len() {
-            0 => Self::new(),
-            1 => frames.into_iter().collect(),
+            0..=2 => frames.into_iter().collect(),
             _ => Self(Frames::Many(frames)),
         }
     }
@@ -412,6 +434,40 @@ mod tests {
         assert_eq!(frames(["a", "b"]), 2);
         assert_eq!(frames([vec![1u8], vec![2u8]]), 2);
         assert_eq!(frames((0..4u8).map(|i| vec![i]).collect::<Multipart>()), 4);
+    }
+
+    /// Two frames are kept inline like one; a third moves them into a vector. Every view
+    /// of the frames is the same either way.
+    #[test]
+    fn two_frames_inline_behave_like_many() {
+        let mut built = Multipart::with_capacity(2);
+        built.push("a");
+        built.push("b");
+        assert!(matches!(built.0, Frames::Two(_)));
+        assert!(matches!(Multipart::from(["a", "b"]).0, Frames::Two(_)));
+        assert!(matches!(
+            Multipart::from(vec![Bytes::from("a"), Bytes::from("b")]).0,
+            Frames::Two(_)
+        ));
+        assert_eq!(built, Multipart::from(vec!["a", "b"]));
+        assert_eq!(built.byte_len(), 2);
+        assert_eq!(&built[1][..], b"b");
+        let mut it = built.clone().into_iter();
+        assert_eq!(it.len(), 2);
+        assert_eq!(it.next_back(), Some(Bytes::from("b")));
+        assert_eq!(it.next(), Some(Bytes::from("a")));
+        assert_eq!(it.next(), None);
+        assert_eq!(
+            built.clone().into_vec(),
+            vec![Bytes::from("a"), Bytes::from("b")]
+        );
+        assert_eq!(format!("{built:?}"), r#"Multipart([b"a", b"b"])"#);
+        built.push("c");
+        assert!(matches!(built.0, Frames::Many(_)));
+        assert_eq!(built, Multipart::from(["a", "b", "c"]));
+        let three: Multipart = ["a", "b", "c"].into_iter().collect();
+        assert_eq!(three, built);
+        assert_eq!(three.into_iter().rev().collect::<Vec<_>>().len(), 3);
     }
 
     #[test]
