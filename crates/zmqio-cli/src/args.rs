@@ -506,36 +506,36 @@ pub(crate) fn can_send(t: SocketType) -> bool {
 }
 
 fn parse_recv_type(s: &str) -> Result<SocketType, String> {
-    let t = parse_type(s)?;
-    if RECV_TYPES.contains(&t) {
-        return Ok(t);
-    }
-    Err(if !can_receive(t) {
-        format!(
-            "{} only sends (use `zmqio send --type {}`); recv takes {}",
-            type_name(t),
-            type_name(t),
-            list(RECV_TYPES)
-        )
-    } else {
-        format!("recv takes {}", list(RECV_TYPES))
-    })
+    parse_type_for(s, "recv", RECV_TYPES, can_receive, "only sends", "send")
 }
 
 fn parse_send_type(s: &str) -> Result<SocketType, String> {
+    parse_type_for(s, "send", SEND_TYPES, can_send, "only receives", "recv")
+}
+
+/// A socket type that command `command` takes (one of `allowed`); a type that cannot do
+/// what the command needs (`capable` false) is told which command to use instead.
+fn parse_type_for(
+    s: &str,
+    command: &str,
+    allowed: &[SocketType],
+    capable: fn(SocketType) -> bool,
+    only: &str,
+    other: &str,
+) -> Result<SocketType, String> {
     let t = parse_type(s)?;
-    if SEND_TYPES.contains(&t) {
+    if allowed.contains(&t) {
         return Ok(t);
     }
-    Err(if !can_send(t) {
+    Err(if !capable(t) {
         format!(
-            "{} only receives (use `zmqio recv --type {}`); send takes {}",
+            "{} {only} (use `zmqio {other} --type {}`); {command} takes {}",
             type_name(t),
             type_name(t),
-            list(SEND_TYPES)
+            list(allowed)
         )
     } else {
-        format!("send takes {}", list(SEND_TYPES))
+        format!("{command} takes {}", list(allowed))
     })
 }
 
