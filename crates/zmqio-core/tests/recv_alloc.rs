@@ -110,3 +110,88 @@ fn small_frames_are_received_without_an_allocation_per_message() {
         MESSAGES + 1
     );
 }
+
+/// Receives `count` messages, handing each to `keep` at once; returns the allocations the
+/// receives made.
+fn receive_each(
+    rx: &mut ZmqBackend,
+    count: usize,
+    mut keep: impl FnMut(usize, zmqio_core::Multipart),
+) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut counted = 0;
+    let mut received = 0;
+    while received < count {
+        let before = allocations();
+        let r = rx.recv();
+        counted += allocations() - before;
+        match r {
+            Ok(msg) => {
+                keep(received, msg);
+                received += 1;
+            }
+            Err(zmq::Error::EAGAIN) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) => panic!("receive failed: {e}"),
+        }
+    }
+    counted
+}
+
+#[test]
+fn frames_dropped_once_received_let_the_arena_reuse_its_chunks() {
+    // 20,000 messages of 64 bytes are 156 chunks of the arena; dropped in batches of 200
+    // (what a driver delivers per wake), after the first few chunks every one is reused.
+    const MESSAGES: usize = 20_000;
+    let ctx = zmq::Context::new();
+    let (client, mut rx) = pair(&ctx, "recv-alloc-reuse");
+    for i in 0..MESSAGES {
+        client.send(&[i as u8; 64][..], 0).unwrap();
+    }
+    let mut batch = Vec::with_capacity(200);
+    let counted = receive_each(&mut rx, MESSAGES, |i, msg| {
+        assert_eq!(&msg[0][..], &[i as u8; 64][..]);
+        batch.push(msg);
+        if batch.len() == 200 {
+            for (j, msg) in batch.drain(..).enumerate() {
+                // Still intact when dropped: no chunk was reused under a live frame.
+                assert_eq!(&msg[0][..], &[(i + 1 - 200 + j) as u8; 64][..]);
+            }
+        }
+    });
+    assert!(
+        counted <= 16,
+        "{counted} allocations for {MESSAGES} received messages"
+    );
+}
+
+#[test]
+fn a_chunk_with_a_live_frame_is_never_reused() {
+    // Keep one message in 50 for the whole run, drop the others at once: every chunk keeps a
+    // live frame, so none may be filled again, and every kept frame must stay intact.
+    const MESSAGES: usize = 10_000;
+    let ctx = zmq::Context::new();
+    let (client, mut rx) = pair(&ctx, "recv-alloc-live");
+    for i in 0..MESSAGES {
+        client.send(&[i as u8; 64][..], 0).unwrap();
+    }
+    let mut kept = Vec::new();
+    let counted = receive_each(&mut rx, MESSAGES, |i, msg| {
+        if i % 50 == 0 {
+            kept.push((i, msg));
+        }
+    });
+    for (i, msg) in &kept {
+        assert_eq!(
+            &msg[0][..],
+            &[*i as u8; 64][..],
+            "message {i} was overwritten"
+        );
+    }
+    // Every chunk is new: 79 chunks of 128 frames, each with its shared header.
+    assert!(
+        counted >= MESSAGES / 128,
+        "{counted} allocations: a chunk with a live frame was reused"
+    );
+}

@@ -15,11 +15,19 @@ const ZERO_COPY_RECV_MIN: usize = 1024;
 
 /// The size of one chunk of the receive arena. Small frames are copied into a chunk one after
 /// the other and each becomes a [`Bytes`] sharing it (one allocation per chunk, not per
-/// frame). A chunk is freed once every frame in it is dropped, so a small frame kept alive
-/// keeps its whole chunk alive: at most this much memory per kept frame (for frames of 64
-/// bytes, 128 of them share a chunk). Small enough that keeping a few received frames costs
-/// little, large enough that the chunk's allocation is a few instructions per frame.
+/// frame). A chunk is freed once every frame in it is dropped and the arena let go of it, so
+/// a small frame kept alive keeps its whole chunk alive: at most this much memory per kept
+/// frame (for frames of 64 bytes, 128 of them share a chunk). Small enough that keeping a few
+/// received frames costs little.
 const RECV_ARENA_CHUNK: usize = 8 * 1024;
+
+/// How many used-up chunks the arena keeps to reuse (see [`RecvArena`]): a chunk whose frames
+/// have all been dropped is filled again instead of freeing it and allocating a new one. A
+/// driver receives up to 256 messages per wake (16 KiB of 64-byte frames, two chunks) and
+/// delivers them after, so two kept chunks are enough for frames dropped once delivered to
+/// be received without any allocation at all. The cost is memory: a socket that has received
+/// at least three chunks' worth keeps up to `1 + RECV_ARENA_SPARES` chunks (24 KiB).
+const RECV_ARENA_SPARES: usize = 2;
 
 /// A frame payload at or above this size is sent without copying: libzmq gets a pointer into
 /// the [`Bytes`] and a clone of it to drop once sent. Below it a copy into a fresh
@@ -358,25 +366,58 @@ impl AsRef<[u8]> for MessageOwner {
 /// The buffer small received frames are copied into: a chunk of [`RECV_ARENA_CHUNK`] bytes,
 /// filled front to back, each frame split off as a frozen [`Bytes`] that shares the chunk
 /// (a reference count, no allocation). A frame that does not fit in what is left of the chunk
-/// starts a new one; the old chunk lives on until its last frame is dropped.
+/// moves on to another one: a used-up chunk none of whose frames is alive any more
+/// (`BytesMut::try_reclaim`: only the arena's handle is left, so nothing can see its bytes
+/// being overwritten), else a new one. The used-up chunk is kept for reuse, up to
+/// [`RECV_ARENA_SPARES`] of them; the arena lets go of the oldest beyond that, which then
+/// lives on until its last frame is dropped.
 #[derive(Default)]
 struct RecvArena {
     /// The unused rest of the current chunk (`len() == 0` between frames).
     buf: BytesMut,
+    /// Used-up chunks, oldest first, each the arena's handle on a chunk (`len() == 0`); they
+    /// are reused once their frames are gone.
+    spares: Vec<BytesMut>,
+    /// Whether `buf` is a chunk yet (a used-up chunk can have no capacity left either).
+    in_chunk: bool,
 }
 
 impl RecvArena {
     /// `data` (shorter than [`RECV_ARENA_CHUNK`]) as a `Bytes` in the arena.
+    #[inline]
     fn copy(&mut self, data: &[u8]) -> Bytes {
         if data.is_empty() {
             // No reference to a chunk for nothing.
             return Bytes::new();
         }
         if self.buf.capacity() < data.len() {
-            self.buf = BytesMut::with_capacity(RECV_ARENA_CHUNK);
+            self.next_chunk();
         }
         self.buf.extend_from_slice(data);
         self.buf.split().freeze()
+    }
+
+    /// Moves on from the current chunk: to the oldest spare whose frames are all dropped,
+    /// else to a new chunk; the current one becomes a spare.
+    #[cold]
+    fn next_chunk(&mut self) {
+        let used = std::mem::take(&mut self.buf);
+        let reclaimed = self
+            .spares
+            .iter_mut()
+            .position(|spare| spare.try_reclaim(RECV_ARENA_CHUNK));
+        if let Some(i) = reclaimed {
+            self.buf = self.spares.remove(i);
+        } else {
+            if self.spares.len() == RECV_ARENA_SPARES {
+                self.spares.remove(0);
+            }
+            self.buf = BytesMut::with_capacity(RECV_ARENA_CHUNK);
+        }
+        // A chunk only; the arena's first, empty handle holds none.
+        if std::mem::replace(&mut self.in_chunk, true) {
+            self.spares.push(used);
+        }
     }
 }
 
