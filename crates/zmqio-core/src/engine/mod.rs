@@ -521,23 +521,34 @@ impl<B: Backend> Engine<B> {
                 continue;
             }
             // want_in: POLLIN promises one message; receive until EAGAIN (or the budget).
+            // The backend is borrowed beside the event queue, so a received message goes
+            // straight into the queue (EINTR retried as `retry` does).
             let mut this_pass = 0;
-            while received < budget {
-                match self.recv_one() {
-                    Ok(msg) => {
-                        received += 1;
-                        this_pass += 1;
-                        self.events.push_back(EngineEvent::Message(msg));
-                    }
-                    Err(zmq::Error::EAGAIN) => break,
-                    // REQ and REP refuse a second receive before the matching send; ZMQ_EVENTS
-                    // clears POLLIN then, so this only ends a batch and cannot spin.
-                    Err(zmq::Error::EFSM) if this_pass > 0 => break,
-                    Err(e) => {
-                        self.fatal(e);
-                        return Step::Closed;
+            let mut failed = None;
+            if let Some(backend) = self.backend.as_mut() {
+                while received < budget {
+                    match backend.recv() {
+                        Ok(msg) => {
+                            received += 1;
+                            this_pass += 1;
+                            self.events.push_back(EngineEvent::Message(msg));
+                        }
+                        Err(zmq::Error::EINTR) => {}
+                        Err(zmq::Error::EAGAIN) => break,
+                        // REQ and REP refuse a second receive before the matching send;
+                        // ZMQ_EVENTS clears POLLIN then, so this only ends a batch and cannot
+                        // spin.
+                        Err(zmq::Error::EFSM) if this_pass > 0 => break,
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
                     }
                 }
+            }
+            if let Some(e) = failed {
+                self.fatal(e);
+                return Step::Closed;
             }
             if received >= budget {
                 return Step::Again;
@@ -852,13 +863,6 @@ impl<B: Backend> Engine<B> {
         }
     }
 
-    fn recv_one(&mut self) -> zmq::Result<Multipart> {
-        match self.backend.as_mut() {
-            Some(b) => retry(|| b.recv()),
-            None => Err(zmq::Error::EAGAIN),
-        }
-    }
-
     /// Sends frames `from..` of `msg`; on error returns how many frames in total were sent.
     fn send_frames(
         &mut self,
@@ -868,6 +872,10 @@ impl<B: Backend> Engine<B> {
         let Some(backend) = self.backend.as_mut() else {
             return Err((from, zmq::Error::ENOTSOCK));
         };
+        if let (0, [frame]) = (from, &msg[..]) {
+            // The common one-frame message, without the iterator.
+            return retry(|| backend.send_frame(frame, false)).map_err(|e| (0, e));
+        }
         let last = msg.len() - 1;
         for (i, frame) in msg.iter().enumerate().skip(from) {
             retry(|| backend.send_frame(frame, i < last)).map_err(|e| (i, e))?;

@@ -57,6 +57,7 @@ use futures::task::AtomicWaker;
 use crate::engine::{Backend, Engine, EngineEvent, Step, ZmqBackend};
 use crate::runtime::{Readiness, Runtime};
 use crate::shell::monitor::MonitorSlot;
+use crate::shell::stream::StreamProtocol;
 use crate::{Error, Result, ZmqProtocol, ZmqTransport};
 
 /// Messages received per driver wake before it yields to other tasks.
@@ -240,6 +241,7 @@ impl Shared {
 
     /// The state lock without publishing on release: for the `close()` wait on
     /// `message_delivered`, which publishes by hand first.
+    #[inline]
     fn lock_raw(&self) -> MutexGuard<'_, State> {
         // A panic never happens while this lock is held (callbacks run outside it), but if
         // one did, the engine's state is still consistent between calls: keep going.
@@ -459,6 +461,14 @@ fn deliver_messages<P: ZmqProtocol>(
     batch: &mut VecDeque<EngineEvent>,
     shared: &Shared,
 ) -> thread::Result<()> {
+    // A stream's own protocol queues the whole run for its reader under one lock: one
+    // delivery, which began while nothing was discarded (a stream's close keeps what was
+    // received). Its code never panics. The type test is resolved at compile time.
+    if let Some(stream) = (protocol as &mut dyn Any).downcast_mut::<StreamProtocol>() {
+        before_message_hook();
+        stream.messages_received(batch);
+        return Ok(());
+    }
     // One `catch_unwind` for the batch: a message is taken out before its callback runs, so
     // after a panic the batch holds exactly the messages not delivered.
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -467,17 +477,23 @@ fn deliver_messages<P: ZmqProtocol>(
             if !std::mem::take(&mut first) && shared.status() & Status::DISCARDS_MESSAGES != 0 {
                 return;
             }
-            #[cfg(test)]
-            BEFORE_MESSAGE.with(|hook| {
-                if let Some(hook) = hook.borrow_mut().as_mut() {
-                    hook();
-                }
-            });
+            before_message_hook();
             deliver(protocol, msg);
         }
     }));
     batch.clear();
     result
+}
+
+/// Runs the test hook [`BEFORE_MESSAGE`] (tests only).
+#[inline]
+fn before_message_hook() {
+    #[cfg(test)]
+    BEFORE_MESSAGE.with(|hook| {
+        if let Some(hook) = hook.borrow_mut().as_mut() {
+            hook();
+        }
+    });
 }
 
 fn deliver<P: ZmqProtocol>(protocol: &mut P, event: EngineEvent) {

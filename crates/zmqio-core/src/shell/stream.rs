@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures::{Sink, Stream};
 
-use crate::engine::{buffer_limits, message_weight};
+use crate::engine::{buffer_limits, message_weight, EngineEvent};
 use crate::runtime::Runtime;
 use crate::shell::builder::SocketSpec;
 use crate::shell::transport::QueueBound;
@@ -263,7 +263,7 @@ fn wake(waker: Option<Waker>) {
 }
 
 /// The protocol behind a stream: queues what arrives for the reader.
-struct StreamProtocol {
+pub(crate) struct StreamProtocol {
     state: Arc<Mutex<ReadState>>,
     transport: Option<ZmqTransport>,
 }
@@ -271,6 +271,30 @@ struct StreamProtocol {
 impl StreamProtocol {
     fn lock(&self) -> MutexGuard<'_, ReadState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `msg_received` for a run of messages the driver took from the engine at once (every
+    /// event in `batch` is a message), under one lock of the read queue instead of one per
+    /// message; empties `batch`. The read-side backpressure is applied once, after the run:
+    /// the run has left libzmq already, so pausing after its first message would not keep
+    /// any of it out of the queue either.
+    pub(crate) fn messages_received(&mut self, batch: &mut VecDeque<EngineEvent>) {
+        let waker = {
+            let mut st = self.lock();
+            for event in batch.drain(..) {
+                shell::trace::engine_event(&event);
+                if let EngineEvent::Message(msg) = event {
+                    st.bytes += msg.byte_len();
+                    st.weight += message_weight(&msg);
+                    st.messages.push_back(msg);
+                }
+            }
+            if let Some(t) = &self.transport {
+                st.apply_backpressure(t);
+            }
+            st.read_waker.take()
+        };
+        wake(waker);
     }
 }
 
