@@ -117,7 +117,15 @@ pub const FRAME_OVERHEAD: usize = 32;
 /// assert_eq!(message_weight(&Multipart::from(["id", "", "hello"])), 7 + 3 * FRAME_OVERHEAD);
 /// ```
 pub fn message_weight(msg: &Multipart) -> usize {
-    msg.byte_len() + FRAME_OVERHEAD * msg.len()
+    bytes_and_weight(msg).1
+}
+
+/// A message's payload bytes and its [`message_weight`], from one look at its frames: what
+/// every queue that counts both adds and subtracts.
+#[inline]
+pub(crate) fn bytes_and_weight(msg: &Multipart) -> (usize, usize) {
+    let (frames, bytes) = msg.frames_and_bytes();
+    (bytes, bytes + FRAME_OVERHEAD * frames)
 }
 
 /// What the engine tells the protocol, drained with [`Engine::poll_event`].
@@ -595,8 +603,9 @@ impl<B: Backend> Engine<B> {
                 }
             }
         }
-        self.queued_bytes += msg.byte_len();
-        self.queued_weight += message_weight(&msg);
+        let (bytes, weight) = bytes_and_weight(&msg);
+        self.queued_bytes += bytes;
+        self.queued_weight += weight;
         self.queue.push_back(msg);
         self.maybe_pause();
         Ok(Written {
@@ -893,8 +902,9 @@ impl<B: Backend> Engine<B> {
                 Ok(()) => {
                     sent_any = true;
                     self.head_sent = 0;
-                    self.queued_bytes -= head.byte_len();
-                    self.queued_weight -= message_weight(&head);
+                    let (bytes, weight) = bytes_and_weight(&head);
+                    self.queued_bytes -= bytes;
+                    self.queued_weight -= weight;
                     self.progress = true;
                     self.maybe_resume();
                 }
@@ -906,8 +916,9 @@ impl<B: Backend> Engine<B> {
                 Err((sent, e)) if self.is_per_message(e, sent) => {
                     // Refused for its destination only: drop it, count it, go on.
                     self.head_sent = 0;
-                    self.queued_bytes -= head.byte_len();
-                    self.queued_weight -= message_weight(&head);
+                    let (bytes, weight) = bytes_and_weight(&head);
+                    self.queued_bytes -= bytes;
+                    self.queued_weight -= weight;
                     self.dropped_unroutable += 1;
                     crate::types::trace::message_unroutable(
                         self.socket_type,

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use futures::{Sink, Stream};
 
-use crate::engine::{buffer_limits, message_weight, EngineEvent};
+use crate::engine::{buffer_limits, bytes_and_weight, EngineEvent};
 use crate::runtime::Runtime;
 use crate::shell::builder::SocketSpec;
 use crate::shell::transport::QueueBound;
@@ -236,6 +236,15 @@ impl ReadState {
     /// plus 32 per frame). Called with the state locked so a pause and a resume can never
     /// cross. The user's own `pause_reading`/`resume_reading` is a separate pause, untouched
     /// here.
+    /// Queues a received message for the reader.
+    #[inline]
+    fn push(&mut self, msg: Multipart) {
+        let (bytes, weight) = bytes_and_weight(&msg);
+        self.bytes += bytes;
+        self.weight += weight;
+        self.messages.push_back(msg);
+    }
+
     fn apply_backpressure(&mut self, transport: &ZmqTransport) {
         if !self.paused && self.weight > self.high {
             self.paused = true;
@@ -284,9 +293,7 @@ impl StreamProtocol {
             for event in batch.drain(..) {
                 shell::trace::engine_event(&event);
                 if let EngineEvent::Message(msg) = event {
-                    st.bytes += msg.byte_len();
-                    st.weight += message_weight(&msg);
-                    st.messages.push_back(msg);
+                    st.push(msg);
                 }
             }
             if let Some(t) = &self.transport {
@@ -320,9 +327,7 @@ impl ZmqProtocol for StreamProtocol {
     fn msg_received(&mut self, msg: Multipart) {
         let waker = {
             let mut st = self.lock();
-            st.bytes += msg.byte_len();
-            st.weight += message_weight(&msg);
-            st.messages.push_back(msg);
+            st.push(msg);
             if let Some(t) = &self.transport {
                 st.apply_backpressure(t);
             }
@@ -455,8 +460,9 @@ impl ZmqStream {
     fn poll_read(&self, cx: &mut Context<'_>) -> Poll<Result<Multipart>> {
         let mut st = self.lock();
         if let Some(msg) = st.messages.pop_front() {
-            st.bytes -= msg.byte_len();
-            st.weight -= message_weight(&msg);
+            let (bytes, weight) = bytes_and_weight(&msg);
+            st.bytes -= bytes;
+            st.weight -= weight;
             st.apply_backpressure(&self.transport);
             return Poll::Ready(Ok(msg));
         }

@@ -713,12 +713,15 @@ impl ZmqTransport {
     /// `Ready(Ok)` once the write queue is within `bound` (its weight at most a watermark, or
     /// no message at all for [`QueueBound::Empty`]); `Ready(Err)` once the transport is
     /// closing or lost; otherwise registers `cx` to be woken on progress.
+    ///
+    /// The check that passes is inlined into the caller's future and takes no lock (see
+    /// `StateGuard`); the rest is [`poll_queue_locked`](Self::poll_queue_locked).
+    #[inline]
     pub(crate) fn poll_queue_at_most(
         &self,
         cx: &mut Context<'_>,
         bound: QueueBound,
     ) -> Poll<Result<()>> {
-        // The check that passes, without the lock (see `StateGuard`).
         let needed = Status::OPEN
             | match bound {
                 QueueBound::Empty => Status::QUEUE_EMPTY,
@@ -728,6 +731,13 @@ impl ZmqTransport {
         if self.shared.status() & needed == needed {
             return Poll::Ready(Ok(()));
         }
+        self.poll_queue_locked(cx, bound)
+    }
+
+    /// [`poll_queue_at_most`](Self::poll_queue_at_most) under the state lock: the check
+    /// again, then an error or the waker's registration.
+    #[inline(never)]
+    fn poll_queue_locked(&self, cx: &mut Context<'_>, bound: QueueBound) -> Poll<Result<()>> {
         let mut st = self.shared.lock();
         if st.engine.lifecycle() != Lifecycle::Open {
             return Poll::Ready(Err(st.closed_error()));

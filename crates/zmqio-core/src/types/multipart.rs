@@ -89,7 +89,11 @@ impl Multipart {
     /// ```
     pub fn push(&mut self, frame: impl Into<Bytes>) {
         let frame = frame.into();
-        self.0 = match std::mem::take(&mut self.0) {
+        if let Frames::Many(v) = &mut self.0 {
+            v.push(frame);
+            return;
+        }
+        let next = match std::mem::take(&mut self.0) {
             Frames::Empty => Frames::One(frame),
             Frames::One(first) => Frames::Two([first, frame]),
             Frames::Two([first, second]) => {
@@ -102,6 +106,14 @@ impl Multipart {
                 Frames::Many(v)
             }
         };
+        // What `take` left is `Empty`, which owns nothing: no drop to run for it.
+        std::mem::forget(std::mem::replace(&mut self.0, next));
+    }
+
+    /// A message of exactly these two frames.
+    #[inline]
+    pub(crate) fn from_pair(first: Bytes, second: Bytes) -> Self {
+        Self(Frames::Two([first, second]))
     }
 
     /// The frames, as a vector.
@@ -133,6 +145,20 @@ impl Multipart {
             Frames::One(f) => f.len(),
             Frames::Two([a, b]) => a.len() + b.len(),
             Frames::Many(v) => v.iter().map(Bytes::len).sum(),
+        }
+    }
+}
+
+impl Multipart {
+    /// The number of frames and [`byte_len`](Self::byte_len) together, with one look at how
+    /// the frames are kept.
+    #[inline]
+    pub(crate) fn frames_and_bytes(&self) -> (usize, usize) {
+        match &self.0 {
+            Frames::Empty => (0, 0),
+            Frames::One(f) => (1, f.len()),
+            Frames::Two([a, b]) => (2, a.len() + b.len()),
+            Frames::Many(v) => (v.len(), v.iter().map(Bytes::len).sum()),
         }
     }
 }
