@@ -83,7 +83,7 @@ pub struct ZmqBackend {
     arena: RecvArena,
     /// Receives land here, so a small frame costs no `zmq_msg_init`/`zmq_msg_close` pair of
     /// its own (libzmq closes the previous content on the next receive).
-    scratch: zmq::Message,
+    scratch: RecvMsg,
     /// The context the socket was made in, when known (the socket monitor needs it).
     context: Option<zmq::Context>,
     /// The generation of the process-wide context the socket was made in, if it was (see
@@ -98,7 +98,7 @@ impl ZmqBackend {
             socket,
             partial: Multipart::new(),
             arena: RecvArena::default(),
-            scratch: zmq::Message::new(),
+            scratch: RecvMsg::new(),
             context: None,
             process_generation: None,
         }
@@ -354,12 +354,81 @@ mod closer {
     }
 }
 
-/// Owner of a received message, so its payload becomes a [`Bytes`] without a copy.
-struct MessageOwner(zmq::Message);
+/// The libzmq message receives land in. Through `zmq::Message` a received frame costs three
+/// more calls into libzmq than it needs (its `Deref` asks for the size that `zmq_msg_recv`
+/// has just returned, and each call checks the message again); this keeps the size from the
+/// receive. It owns its `zmq_msg_t`: initialised when made, closed when dropped, and never
+/// copied (`zmq_msg_t` is `Copy`; this is not).
+///
+/// It is also the owner of a large received frame's payload, which becomes a [`Bytes`]
+/// without a copy ([`AsRef`]).
+struct RecvMsg(zmq_sys::zmq_msg_t);
 
-impl AsRef<[u8]> for MessageOwner {
+#[allow(unsafe_code)]
+impl RecvMsg {
+    fn new() -> Self {
+        let mut msg = zmq_sys::zmq_msg_t::default();
+        // SAFETY: `zmq_msg_init` makes `msg` an empty message; it has no failure case.
+        unsafe { zmq_sys::zmq_msg_init(&mut msg) };
+        Self(msg)
+    }
+
+    /// Receives the next frame into this message (libzmq closes what it held first) and
+    /// returns its size.
+    fn recv(&mut self, socket: &mut zmq::Socket, flags: i32) -> zmq::Result<usize> {
+        // SAFETY: `self.0` is an initialised message (made so by `new`; a receive, failed or
+        // not, leaves it initialised), and `socket.as_mut_ptr()` is the live socket this
+        // `&mut` borrow keeps open. `zmq_errno` reads this thread's errno right after.
+        let rc = unsafe { zmq_sys::zmq_msg_recv(&mut self.0, socket.as_mut_ptr(), flags) };
+        if rc < 0 {
+            return Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }));
+        }
+        if rc == i32::MAX {
+            // libzmq clamps the size it returns to `INT_MAX`: ask for the real one.
+            return Ok(self.len());
+        }
+        Ok(rc as usize)
+    }
+
+    fn len(&self) -> usize {
+        // SAFETY: an initialised message, only read.
+        unsafe { zmq_sys::zmq_msg_size(&self.0) }
+    }
+
+    /// Whether more frames of the message follow this one.
+    fn more(&self) -> bool {
+        // SAFETY: an initialised message, only read.
+        unsafe { zmq_sys::zmq_msg_more(&self.0) != 0 }
+    }
+
+    /// The payload of the frame just received, `len` bytes long as `recv` said.
+    fn data(&self, len: usize) -> &[u8] {
+        // SAFETY: `zmq_msg_data` only reads the message (the `*mut` is the C signature's),
+        // and returns where its `zmq_msg_size() == len` bytes are; they stay there, unchanged,
+        // while `self` is borrowed (only a receive or a close changes them, and both need
+        // `&mut self`). For an empty message the pointer may be null: no slice is made from
+        // it then.
+        unsafe {
+            if len == 0 {
+                return &[];
+            }
+            let data = zmq_sys::zmq_msg_data(std::ptr::addr_of!(self.0).cast_mut());
+            std::slice::from_raw_parts(data.cast::<u8>(), len)
+        }
+    }
+}
+
+impl AsRef<[u8]> for RecvMsg {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.data(self.len())
+    }
+}
+
+impl Drop for RecvMsg {
+    #[allow(unsafe_code)]
+    fn drop(&mut self) {
+        // SAFETY: an initialised message, closed once, here; it is not used after.
+        unsafe { zmq_sys::zmq_msg_close(&mut self.0) };
     }
 }
 
@@ -421,18 +490,13 @@ impl RecvArena {
     }
 }
 
-/// The frame just received into `scratch` as [`Bytes`]: copied into `arena` when small (one
-/// `Deref`, which is two FFI calls), otherwise the message itself becomes the owner and
-/// `scratch` is renewed.
-fn take_frame(scratch: &mut zmq::Message, arena: &mut RecvArena) -> Bytes {
-    let data: &[u8] = scratch;
-    if data.len() < ZERO_COPY_RECV_MIN {
-        return arena.copy(data);
+/// The frame of `len` bytes just received into `scratch` as [`Bytes`]: copied into `arena`
+/// when small, otherwise the message itself becomes the owner and `scratch` is renewed.
+fn take_frame(scratch: &mut RecvMsg, len: usize, arena: &mut RecvArena) -> Bytes {
+    if len < ZERO_COPY_RECV_MIN {
+        return arena.copy(scratch.data(len));
     }
-    Bytes::from_owner(MessageOwner(std::mem::replace(
-        scratch,
-        zmq::Message::new(),
-    )))
+    Bytes::from_owner(std::mem::replace(scratch, RecvMsg::new()))
 }
 
 /// Sends `frame` without copying its payload: the message points into the `Bytes`, and a
@@ -476,6 +540,25 @@ fn send_shared(socket: &mut zmq::Socket, frame: &Bytes, flags: i32) -> zmq::Resu
     Ok(())
 }
 
+/// Sends a copy of `data` with `zmq_send`, which copies it into a new message and, once the
+/// message is sent, skips closing it (it is empty then). Through `zmq::Socket::send` the copy
+/// costs two more calls into libzmq: `zmq_msg_data` to fill the message, `zmq_msg_close`
+/// after the send.
+fn send_copy(socket: &mut zmq::Socket, data: &[u8], flags: i32) -> zmq::Result<()> {
+    // SAFETY: `data` is valid for `data.len()` bytes during the call, and libzmq only reads
+    // them, copying them into its own message before `zmq_send` returns; on failure it closes
+    // that message itself. `socket.as_mut_ptr()` is the live socket this `&mut` borrow keeps
+    // open. `zmq_errno` reads this thread's errno right after.
+    #[allow(unsafe_code)]
+    unsafe {
+        let rc = zmq_sys::zmq_send(socket.as_mut_ptr(), data.as_ptr().cast(), data.len(), flags);
+        if rc < 0 {
+            return Err(zmq::Error::from_raw(zmq_sys::zmq_errno()));
+        }
+    }
+    Ok(())
+}
+
 /// libzmq's free callback for [`send_shared`]: drops the boxed `Bytes` clone in `hint`.
 ///
 /// # Safety
@@ -493,9 +576,9 @@ impl ZmqBackend {
     /// Receives one frame: its payload and whether more frames follow.
     #[inline]
     fn recv_frame(&mut self) -> zmq::Result<(Bytes, bool)> {
-        self.socket.recv(&mut self.scratch, zmq::DONTWAIT)?;
-        let more = self.scratch.get_more();
-        Ok((take_frame(&mut self.scratch, &mut self.arena), more))
+        let len = self.scratch.recv(&mut self.socket, zmq::DONTWAIT)?;
+        let more = self.scratch.more();
+        Ok((take_frame(&mut self.scratch, len, &mut self.arena), more))
     }
 
     /// Receives the frames after those in `partial`, up to the last, and returns the whole
@@ -521,7 +604,7 @@ impl Backend for ZmqBackend {
         if frame.len() >= ZERO_COPY_SEND_MIN {
             send_shared(&mut self.socket, frame, flags)
         } else {
-            self.socket.send(&frame[..], flags)
+            send_copy(&mut self.socket, frame, flags)
         }
     }
 
@@ -808,5 +891,63 @@ mod tests {
         assert_eq!(tx.send_frame(&frame, false), Err(zmq::Error::EAGAIN));
         drop(frame);
         assert!(dropped.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn frames_of_every_size_are_received_intact() {
+        // Empty, libzmq's in-message sizes (up to 33 bytes), the arena's sizes, its limit,
+        // and zero-copy sizes, as one-, two- and many-frame messages.
+        let sizes = [
+            0,
+            1,
+            33,
+            34,
+            64,
+            ZERO_COPY_RECV_MIN - 1,
+            ZERO_COPY_RECV_MIN,
+            70_000,
+        ];
+        let (_ctx, tx, mut rx) = inproc_pair("every-size");
+        let frame = |n: usize, tag: u8| (0..n).map(|i| (i as u8) ^ tag).collect::<Vec<u8>>();
+        for (k, &n) in sizes.iter().enumerate() {
+            tx.send(frame(n, 1), 0).unwrap();
+            tx.send_multipart([frame(n, 2), frame(k, 3)], 0).unwrap();
+            tx.send_multipart([frame(k, 4), frame(n, 5), frame(n, 6)], 0)
+                .unwrap();
+        }
+        for (k, &n) in sizes.iter().enumerate() {
+            let one = recv_wait(&mut rx);
+            assert_eq!(one.len(), 1);
+            assert_eq!(&one[0][..], &frame(n, 1)[..], "one frame of {n}");
+            let two = recv_wait(&mut rx);
+            assert_eq!(two.len(), 2);
+            assert_eq!(&two[0][..], &frame(n, 2)[..], "first of two, {n}");
+            assert_eq!(&two[1][..], &frame(k, 3)[..]);
+            let three = recv_wait(&mut rx);
+            assert_eq!(three.len(), 3);
+            assert_eq!(&three[0][..], &frame(k, 4)[..]);
+            assert_eq!(&three[1][..], &frame(n, 5)[..], "second of three, {n}");
+            assert_eq!(&three[2][..], &frame(n, 6)[..], "third of three, {n}");
+        }
+        assert_eq!(rx.recv(), Err(zmq::Error::EAGAIN));
+    }
+
+    #[test]
+    fn a_refused_send_reports_libzmqs_error() {
+        let ctx = zmq::Context::new();
+        // A REP must receive before it sends.
+        let rep = ctx.socket(zmq::REP).unwrap();
+        let mut rep = ZmqBackend::new(rep);
+        assert_eq!(
+            rep.send_frame(&Bytes::from_static(b"early"), false),
+            Err(zmq::Error::EFSM)
+        );
+        // A PUSH with no peer takes nothing.
+        let push = ctx.socket(zmq::PUSH).unwrap();
+        let mut push = ZmqBackend::new(push);
+        assert_eq!(
+            push.send_frame(&Bytes::from_static(b"nobody"), false),
+            Err(zmq::Error::EAGAIN)
+        );
     }
 }
