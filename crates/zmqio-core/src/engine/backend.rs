@@ -23,11 +23,13 @@ const RECV_ARENA_CHUNK: usize = 8 * 1024;
 
 /// How many used-up chunks the arena keeps to reuse (see [`RecvArena`]): a chunk whose frames
 /// have all been dropped is filled again instead of freeing it and allocating a new one. A
-/// driver receives up to 256 messages per wake and delivers them after, so a run of messages
-/// of up to about 120 bytes (up to four chunks) is received without any allocation at all
-/// once the frames of the runs before it were dropped. The cost is memory: a socket that has
-/// received at least four chunks' worth keeps up to `1 + RECV_ARENA_SPARES` chunks (32 KiB).
-const RECV_ARENA_SPARES: usize = 3;
+/// driver receives up to 256 messages per wake and delivers them after, so the chunks of a
+/// run are all alive until it is delivered; with seven spares, a run of messages of up to
+/// about 200 bytes each (seven chunks) is received without any allocation at all once the
+/// runs before it were dropped. The cost is memory, and only where it was needed once: a
+/// socket keeps at most as many chunks as it ever had in use at one time, up to
+/// `1 + RECV_ARENA_SPARES` (64 KiB).
+const RECV_ARENA_SPARES: usize = 7;
 
 /// A frame payload at or above this size is sent without copying: libzmq gets a pointer into
 /// the [`Bytes`] and a clone of it to drop once sent. Below it a copy into a fresh
