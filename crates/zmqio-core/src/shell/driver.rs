@@ -57,7 +57,6 @@ use futures::task::AtomicWaker;
 use crate::engine::{Backend, Engine, EngineEvent, Step, ZmqBackend};
 use crate::runtime::{Readiness, Runtime};
 use crate::shell::monitor::MonitorSlot;
-use crate::shell::stream::StreamProtocol;
 use crate::{Error, Result, ZmqProtocol, ZmqTransport};
 
 /// Messages received per driver wake before it yields to other tasks.
@@ -337,7 +336,8 @@ thread_local! {
         std::cell::RefCell::new(None);
 }
 
-/// Delivers engine events to a protocol. Implemented for `Mutex<P>`.
+/// Delivers engine events to a protocol. Implemented for `Mutex<P>` (one `msg_received` per
+/// message) and for [`Runs<P>`] (a run of messages per call).
 pub(crate) trait Dispatch: Send + Sync {
     /// Delivers every pending event, in order (the driver's job). With `blocking == false`,
     /// returns `false` at once if the protocol is locked (by a callback in progress or by
@@ -351,98 +351,141 @@ pub(crate) trait Dispatch: Send + Sync {
 
 impl<P: ZmqProtocol> Dispatch for Mutex<P> {
     fn dispatch(&self, transport: &ZmqTransport, blocking: bool) -> bool {
-        let mut guard = if blocking {
-            self.lock().unwrap_or_else(|p| p.into_inner())
-        } else {
-            match self.try_lock() {
-                Ok(g) => g,
-                Err(TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(TryLockError::WouldBlock) => return false,
+        dispatch_events(self, transport, blocking, deliver_messages::<P>)
+    }
+
+    fn deliver_pause(&self, transport: &ZmqTransport) {
+        deliver_pause_of(self, transport);
+    }
+}
+
+/// A protocol that takes a whole run of received messages in one call instead of one
+/// `msg_received` per message (a stream's own protocol, which queues them for its reader
+/// under one lock).
+pub(crate) trait ReceivesRuns: ZmqProtocol {
+    /// Takes every message of `batch` (all of its events are messages), leaving it empty.
+    /// Must not panic. The run is one delivery: a `close()` on another thread waits for it
+    /// to end, as for a single `msg_received`.
+    fn messages_received(&mut self, batch: &mut VecDeque<EngineEvent>);
+}
+
+/// The cell of a [`ReceivesRuns`] protocol: its mutex, dispatched run by run.
+struct Runs<P>(Mutex<P>);
+
+impl<P: ReceivesRuns> Dispatch for Runs<P> {
+    fn dispatch(&self, transport: &ZmqTransport, blocking: bool) -> bool {
+        dispatch_events(&self.0, transport, blocking, |protocol, batch, _| {
+            before_message_hook();
+            protocol.messages_received(batch);
+            Ok(())
+        })
+    }
+
+    fn deliver_pause(&self, transport: &ZmqTransport) {
+        deliver_pause_of(&self.0, transport);
+    }
+}
+
+/// [`Dispatch::dispatch`] for the protocol in `protocol`, delivering each run of received
+/// messages with `deliver_run` (which empties the batch, or returns the panic of a callback).
+fn dispatch_events<P: ZmqProtocol>(
+    protocol: &Mutex<P>,
+    transport: &ZmqTransport,
+    blocking: bool,
+    mut deliver_run: impl FnMut(&mut P, &mut VecDeque<EngineEvent>, &Shared) -> thread::Result<()>,
+) -> bool {
+    let mut guard = if blocking {
+        protocol.lock().unwrap_or_else(|p| p.into_inner())
+    } else {
+        match protocol.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return false,
+        }
+    };
+    let shared = transport.shared();
+    let me = thread::current().id();
+    // Whether a delivery of messages is still marked (ended under the next lock, to take
+    // the state lock once per batch).
+    let mut message_marked = false;
+    // The messages taken from the engine in one go, delivered outside the lock.
+    let mut batch = VecDeque::new();
+    loop {
+        let (event, delivery) = {
+            let mut st = shared.lock();
+            if std::mem::take(&mut message_marked) {
+                st.end_message_delivery(shared);
+            }
+            if batch.capacity() == 0 {
+                batch = std::mem::take(&mut st.batch);
+            }
+            // A run of messages: marked as one delivery, which a `close()` on another
+            // thread waits for as for a single message.
+            if st.engine.take_messages(&mut batch) > 0 {
+                st.message_in_flight = Some(me);
+                message_marked = true;
+                (None, None)
+            } else {
+                let Some(event) = st.engine.poll_event() else {
+                    st.batch = std::mem::take(&mut batch);
+                    return true;
+                };
+                // `disable_monitor` waits for a monitor event's delivery to end.
+                let delivery = match event {
+                    EngineEvent::SocketEvent(_) => Some(st.monitor.begin_delivery()),
+                    _ => None,
+                };
+                (Some(event), delivery)
             }
         };
-        let shared = transport.shared();
-        let me = thread::current().id();
-        // Whether a delivery of messages is still marked (ended under the next lock, to take
-        // the state lock once per batch).
-        let mut message_marked = false;
-        // The messages taken from the engine in one go, delivered outside the lock.
-        let mut batch = VecDeque::new();
-        loop {
-            let (event, delivery) = {
+        let Some(event) = event else {
+            if let Err(payload) = deliver_run(&mut *guard, &mut batch, shared) {
                 let mut st = shared.lock();
-                if std::mem::take(&mut message_marked) {
-                    st.end_message_delivery(shared);
-                }
-                if batch.capacity() == 0 {
-                    batch = std::mem::take(&mut st.batch);
-                }
-                // A run of messages: marked as one delivery, which a `close()` on another
-                // thread waits for as for a single message.
-                if st.engine.take_messages(&mut batch) > 0 {
-                    st.message_in_flight = Some(me);
-                    message_marked = true;
-                    (None, None)
-                } else {
-                    let Some(event) = st.engine.poll_event() else {
-                        st.batch = std::mem::take(&mut batch);
-                        return true;
-                    };
-                    // `disable_monitor` waits for a monitor event's delivery to end.
-                    let delivery = match event {
-                        EngineEvent::SocketEvent(_) => Some(st.monitor.begin_delivery()),
-                        _ => None,
-                    };
-                    (Some(event), delivery)
-                }
-            };
-            let Some(event) = event else {
-                if let Err(payload) = deliver_messages(&mut *guard, &mut batch, shared) {
-                    let mut st = shared.lock();
-                    st.end_message_delivery(shared);
-                    message_marked = false;
-                    st.engine
-                        .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
-                    shared.wake_driver();
-                }
-                continue;
-            };
-            let lost = matches!(event, EngineEvent::ConnectionLost(_));
-            let result = catch_unwind(AssertUnwindSafe(|| deliver(&mut *guard, event)));
-            if result.is_ok() && !lost && delivery.is_none() {
-                continue;
-            }
-            let mut st = shared.lock();
-            if let Some(delivery) = delivery {
-                st.monitor.end_delivery(delivery);
-            }
-            if let Err(payload) = result {
+                st.end_message_delivery(shared);
+                message_marked = false;
                 st.engine
                     .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
                 shared.wake_driver();
             }
-            if lost {
-                st.wake_waiters();
-            }
+            continue;
+        };
+        let lost = matches!(event, EngineEvent::ConnectionLost(_));
+        let result = catch_unwind(AssertUnwindSafe(|| deliver(&mut *guard, event)));
+        if result.is_ok() && !lost && delivery.is_none() {
+            continue;
+        }
+        let mut st = shared.lock();
+        if let Some(delivery) = delivery {
+            st.monitor.end_delivery(delivery);
+        }
+        if let Err(payload) = result {
+            st.engine
+                .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
+            shared.wake_driver();
+        }
+        if lost {
+            st.wake_waiters();
         }
     }
+}
 
-    fn deliver_pause(&self, transport: &ZmqTransport) {
-        let mut guard = match self.try_lock() {
-            Ok(g) => g,
-            Err(TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(TryLockError::WouldBlock) => return,
-        };
-        let shared = transport.shared();
-        if !shared.lock().engine.take_pause_writing() {
-            return;
-        }
-        crate::shell::trace::engine_event(&EngineEvent::PauseWriting);
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| guard.pause_writing())) {
-            shared
-                .lock()
-                .engine
-                .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
-        }
+/// [`Dispatch::deliver_pause`] for the protocol in `protocol`.
+fn deliver_pause_of<P: ZmqProtocol>(protocol: &Mutex<P>, transport: &ZmqTransport) {
+    let mut guard = match protocol.try_lock() {
+        Ok(g) => g,
+        Err(TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(TryLockError::WouldBlock) => return,
+    };
+    let shared = transport.shared();
+    if !shared.lock().engine.take_pause_writing() {
+        return;
+    }
+    crate::shell::trace::engine_event(&EngineEvent::PauseWriting);
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| guard.pause_writing())) {
+        shared
+            .lock()
+            .engine
+            .abort_with(Some(Error::CallbackPanicked(panic_message(&*payload))));
     }
 }
 
@@ -461,14 +504,6 @@ fn deliver_messages<P: ZmqProtocol>(
     batch: &mut VecDeque<EngineEvent>,
     shared: &Shared,
 ) -> thread::Result<()> {
-    // A stream's own protocol queues the whole run for its reader under one lock: one
-    // delivery, which began while nothing was discarded (a stream's close keeps what was
-    // received). Its code never panics. The type test is resolved at compile time.
-    if let Some(stream) = (protocol as &mut dyn Any).downcast_mut::<StreamProtocol>() {
-        before_message_hook();
-        stream.messages_received(batch);
-        return Ok(());
-    }
     // One `catch_unwind` for the batch: a message is taken out before its callback runs, so
     // after a panic the batch holds exactly the messages not delivered.
     let result = catch_unwind(AssertUnwindSafe(|| {
@@ -524,13 +559,35 @@ pub(crate) fn start<P: ZmqProtocol>(
     engine: Engine<ZmqBackend>,
     protocol: P,
 ) -> Result<(ZmqTransport, Arc<Mutex<P>>)> {
+    let protocol = Arc::new(Mutex::new(protocol));
+    let transport = start_cell(runtime, engine, protocol.clone(), |cell| cell)?;
+    Ok((transport, protocol))
+}
+
+/// [`start`] for a protocol that takes received messages run by run ([`ReceivesRuns`]).
+pub(crate) fn start_receiving_runs<P: ReceivesRuns>(
+    runtime: &Arc<dyn Runtime>,
+    engine: Engine<ZmqBackend>,
+    protocol: P,
+) -> Result<ZmqTransport> {
+    let cell = Arc::new(Runs(Mutex::new(protocol)));
+    start_cell(runtime, engine, cell, |cell| &cell.0)
+}
+
+/// What [`start`] does, for any cell of a protocol (`mutex` finds the protocol's mutex in
+/// it, for `connection_made`).
+fn start_cell<P: ZmqProtocol, C: Dispatch + 'static>(
+    runtime: &Arc<dyn Runtime>,
+    engine: Engine<ZmqBackend>,
+    protocol: Arc<C>,
+    mutex: impl Fn(&C) -> &Mutex<P>,
+) -> Result<ZmqTransport> {
     let fd = match engine.backend().map(|b| b.socket()) {
         Some(Some(socket)) => socket.get_fd()?,
         _ => return Err(Error::Closed),
     };
     let readiness = crate::runtime::register(&**runtime, fd)?;
     let socket_type = engine.socket_type();
-    let protocol = Arc::new(Mutex::new(protocol));
     let dyn_protocol: Arc<dyn Dispatch> = protocol.clone();
     let status = AtomicU8::new(Status::of(&engine));
     let shared = Arc::new(Shared {
@@ -554,7 +611,7 @@ pub(crate) fn start<P: ZmqProtocol>(
     crate::shell::shutdown::register(&shared);
     let transport = ZmqTransport::from_shared(shared);
     let made = {
-        let mut guard = protocol.lock().unwrap_or_else(|p| p.into_inner());
+        let mut guard = mutex(&protocol).lock().unwrap_or_else(|p| p.into_inner());
         catch_unwind(AssertUnwindSafe(|| guard.connection_made(&transport)))
     };
     let mut driver = Driver {
@@ -580,7 +637,7 @@ pub(crate) fn start<P: ZmqProtocol>(
         )
     };
     runtime.spawn(Box::pin(driver));
-    Ok((transport, protocol))
+    Ok(transport)
 }
 
 /// The task that runs one transport's engine: waits on `ZMQ_FD`, calls the engine, delivers

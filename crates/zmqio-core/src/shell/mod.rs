@@ -58,7 +58,7 @@ pub(crate) mod stream;
 pub(crate) mod trace;
 pub(crate) mod transport;
 
-pub(crate) use driver::start;
+pub(crate) use driver::{start, start_receiving_runs};
 
 #[cfg(test)]
 mod tests;

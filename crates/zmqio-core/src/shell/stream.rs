@@ -11,6 +11,7 @@ use futures::{Sink, Stream};
 use crate::engine::{buffer_limits, bytes_and_weight, EngineEvent};
 use crate::runtime::Runtime;
 use crate::shell::builder::SocketSpec;
+use crate::shell::driver::ReceivesRuns;
 use crate::shell::transport::QueueBound;
 use crate::{
     shell, Error, IntoEndpoints, Multipart, Result, SocketEvent, ZmqProtocol, ZmqTransport,
@@ -166,7 +167,7 @@ impl IntoFuture for StreamBuilder {
                 state: state.clone(),
                 transport: None,
             };
-            let (transport, _) = shell::start(&self.runtime, engine, protocol)?;
+            let transport = shell::start_receiving_runs(&self.runtime, engine, protocol)?;
             // What left libzmq before a close is a queued read: a close keeps it (nobody
             // else holds the transport yet, so no close came before this).
             transport.shared().lock().keep_received = true;
@@ -272,7 +273,7 @@ fn wake(waker: Option<Waker>) {
 }
 
 /// The protocol behind a stream: queues what arrives for the reader.
-pub(crate) struct StreamProtocol {
+struct StreamProtocol {
     state: Arc<Mutex<ReadState>>,
     transport: Option<ZmqTransport>,
 }
@@ -281,13 +282,14 @@ impl StreamProtocol {
     fn lock(&self) -> MutexGuard<'_, ReadState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// `msg_received` for a run of messages the driver took from the engine at once (every
-    /// event in `batch` is a message), under one lock of the read queue instead of one per
-    /// message; empties `batch`. The read-side backpressure is applied once, after the run:
-    /// the run has left libzmq already, so pausing after its first message would not keep
-    /// any of it out of the queue either.
-    pub(crate) fn messages_received(&mut self, batch: &mut VecDeque<EngineEvent>) {
+impl ReceivesRuns for StreamProtocol {
+    /// `msg_received` for a run of messages, under one lock of the read queue instead of
+    /// one per message. The read-side backpressure is applied once, after the run: the run
+    /// has left libzmq already, so pausing after its first message would not keep any of it
+    /// out of the queue either.
+    fn messages_received(&mut self, batch: &mut VecDeque<EngineEvent>) {
         let waker = {
             let mut st = self.lock();
             for event in batch.drain(..) {
