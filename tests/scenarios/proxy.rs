@@ -81,11 +81,16 @@ scenario! {
             clients.push(connected(zmq::REQ, &clients_at).await);
             let _ = c;
         }
+        let mut replies = 0;
         for n in 0..10 {
             for (c, client) in clients.iter_mut().enumerate() {
                 client.write(format!("client {c} job {n}")).unwrap();
                 let reply = read(client).await;
                 assert_eq!(reply[0], format!("client {c} job {n} done").as_bytes());
+                // A message is counted before the proxy hands it on: a received reply is
+                // always counted already, whichever thread the proxy runs on.
+                replies += 1;
+                assert_eq!(handle.forwarded(), (replies, replies));
             }
         }
         let _worker = serving.await;

@@ -53,6 +53,7 @@
 
 use std::future::poll_fn;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
@@ -116,6 +117,10 @@ enum Command {
 #[derive(Debug)]
 struct Control {
     state: Mutex<ControlState>,
+    /// Messages forwarded: frontend to backend, backend to frontend. Each is counted before
+    /// it is handed to the other side, so whoever received a forwarded message (through
+    /// libzmq, which orders the two) sees it counted.
+    forwarded: [AtomicU64; 2],
 }
 
 #[derive(Debug)]
@@ -123,8 +128,6 @@ struct ControlState {
     command: Command,
     /// The proxy's task, woken on every command.
     waker: Option<Waker>,
-    /// Messages forwarded: frontend to backend, backend to frontend.
-    forwarded: [u64; 2],
 }
 
 impl Control {
@@ -171,8 +174,8 @@ impl Proxy {
                 state: Mutex::new(ControlState {
                     command: Command::Run,
                     waker: None,
-                    forwarded: [0, 0],
                 }),
+                forwarded: [AtomicU64::new(0), AtomicU64::new(0)],
             }),
         }
     }
@@ -264,13 +267,9 @@ impl Proxy {
             capture,
             control,
         } = self;
-        let forward = pass(frontend, backend, capture.as_mut(), cx)?;
-        let back = pass(backend, frontend, capture.as_mut(), cx)?;
-        {
-            let mut st = control.lock();
-            st.forwarded[0] += forward.count;
-            st.forwarded[1] += back.count;
-        }
+        let [to_backend, to_frontend] = &control.forwarded;
+        let forward = pass(frontend, backend, capture.as_mut(), to_backend, cx)?;
+        let back = pass(backend, frontend, capture.as_mut(), to_frontend, cx)?;
         if forward.budget_spent || back.budget_spent {
             // More may be waiting: come back after other tasks had a turn.
             cx.waker().wake_by_ref();
@@ -281,26 +280,25 @@ impl Proxy {
 
 /// How one direction's pass went.
 struct Pass {
-    count: u64,
     budget_spent: bool,
 }
 
 /// Moves messages from `from` to `to` (and copies them to `capture`) while `to` and
 /// `capture` are ready (write queue at most the high watermark) and `from` has some, up to
-/// the budget. Registers `cx` with whichever side it stopped on.
+/// the budget, counting each in `forwarded` before it is handed to `to`. Registers `cx` with
+/// whichever side it stopped on.
 fn pass(
     from: &mut ZmqStream,
     to: &mut ZmqStream,
     mut capture: Option<&mut ZmqStream>,
+    forwarded: &AtomicU64,
     cx: &mut Context<'_>,
 ) -> Result<Pass> {
-    let mut count = 0;
-    while count < BUDGET as u64 {
+    for _ in 0..BUDGET {
         match Pin::new(&mut *to).poll_ready(cx) {
             Poll::Ready(r) => r?,
             Poll::Pending => {
                 return Ok(Pass {
-                    count,
                     budget_spent: false,
                 })
             }
@@ -310,7 +308,6 @@ fn pass(
                 Poll::Ready(r) => r?,
                 Poll::Pending => {
                     return Ok(Pass {
-                        count,
                         budget_spent: false,
                     })
                 }
@@ -321,7 +318,6 @@ fn pass(
             Poll::Ready(None) => return Err(Error::Closed),
             Poll::Pending => {
                 return Ok(Pass {
-                    count,
                     budget_spent: false,
                 })
             }
@@ -329,13 +325,13 @@ fn pass(
         if let Some(c) = capture.as_deref_mut() {
             Pin::new(c).start_send(msg.clone())?;
         }
-        Pin::new(&mut *to).start_send(msg)?;
-        count += 1;
+        forwarded.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = Pin::new(&mut *to).start_send(msg) {
+            forwarded.fetch_sub(1, Ordering::Relaxed);
+            return Err(e);
+        }
     }
-    Ok(Pass {
-        count,
-        budget_spent: true,
-    })
+    Ok(Pass { budget_spent: true })
 }
 
 impl ProxyHandle {
@@ -422,6 +418,8 @@ impl ProxyHandle {
     }
 
     /// How many messages were forwarded so far: `(frontend to backend, backend to frontend)`.
+    /// A message is counted before it is handed to the other side, so once a peer has
+    /// received a forwarded message, this counts it.
     ///
     /// ```
     /// # mod doc { include!("doctest_support.rs"); }
@@ -438,8 +436,11 @@ impl ProxyHandle {
     /// # });
     /// ```
     pub fn forwarded(&self) -> (u64, u64) {
-        let st = self.control.lock();
-        (st.forwarded[0], st.forwarded[1])
+        let [to_backend, to_frontend] = &self.control.forwarded;
+        (
+            to_backend.load(Ordering::Relaxed),
+            to_frontend.load(Ordering::Relaxed),
+        )
     }
 }
 
