@@ -165,7 +165,8 @@ pub enum EngineEvent {
 /// (after a fatal error it also has a `ConnectionLost` to deliver).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Written {
-    /// Whether the message waits in the write queue (libzmq did not take it yet).
+    /// Whether the message waits in the write queue (libzmq did not take it yet). When not
+    /// (sent at once, or an empty message), the write changed no state of the engine.
     pub queued: bool,
     /// Whether the driver must be woken to read `ZMQ_EVENTS` again (see the type docs).
     pub wake_driver: bool,

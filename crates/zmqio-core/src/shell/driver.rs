@@ -194,9 +194,24 @@ impl Status {
 /// publishes at the latest when its lock is released, as a locked check would see it.
 /// A check that does not pass takes the lock, checks again, and registers its waker under it;
 /// every change that wakes waiters happens under the lock too, so no wake-up is lost.
+///
+/// A holder that changed nothing the status reads may say so
+/// ([`status_unchanged`](Self::status_unchanged)); the release then skips computing it.
 pub(crate) struct StateGuard<'a> {
     guard: MutexGuard<'a, State>,
     status: &'a AtomicU8,
+    /// Whether the release publishes the status (cleared by `status_unchanged`).
+    publish: bool,
+}
+
+impl StateGuard<'_> {
+    /// Says that nothing the published [`Status`] reads (the engine's lifecycle, its write
+    /// queue and watermarks, whether it discards messages) changed while this guard was held,
+    /// so the release need not compute it. Checked in debug builds.
+    #[inline]
+    pub(crate) fn status_unchanged(&mut self) {
+        self.publish = false;
+    }
 }
 
 impl Deref for StateGuard<'_> {
@@ -215,7 +230,15 @@ impl DerefMut for StateGuard<'_> {
 impl Drop for StateGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        publish_status(self.status, &self.guard.engine);
+        if self.publish {
+            publish_status(self.status, &self.guard.engine);
+        } else {
+            debug_assert_eq!(
+                self.status.load(Ordering::Relaxed),
+                Status::of(&self.guard.engine),
+                "the status changed under a guard that said it did not"
+            );
+        }
     }
 }
 
@@ -235,6 +258,7 @@ impl Shared {
         StateGuard {
             guard: self.lock_raw(),
             status: &self.status,
+            publish: true,
         }
     }
 

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use crate::engine::{Backend, Lifecycle};
+use crate::engine::{Backend, Lifecycle, Written};
 use crate::opt::{GetSocketOpt, OptKind, SetSocketOpt};
 use crate::shell::driver::{Shared, Status};
 use crate::{Error, Multipart, Result};
@@ -174,6 +174,11 @@ impl ZmqTransport {
         let (result, has_events) = {
             let mut st = self.shared.lock();
             let r = st.engine.write(msg.into());
+            if let Ok(Written { queued: false, .. }) = r {
+                // Sent at once (or empty): the engine's queue, lifecycle and limits are as
+                // they were, so the status is too.
+                st.status_unchanged();
+            }
             (r, st.engine.has_events())
         };
         // The engine decides whether this write may have taken an edge the driver waits for
