@@ -140,12 +140,7 @@ impl Multipart {
     /// ```
     #[inline]
     pub fn byte_len(&self) -> usize {
-        match &self.0 {
-            Frames::Empty => 0,
-            Frames::One(f) => f.len(),
-            Frames::Two([a, b]) => a.len() + b.len(),
-            Frames::Many(v) => v.iter().map(Bytes::len).sum(),
-        }
+        self.frames_and_bytes().1
     }
 }
 
