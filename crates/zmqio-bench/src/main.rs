@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use common::{percentiles, PubResult, Tput};
 use flavor::{AsyncStd, Smol, TokioCt, TokioMt};
-use zmqio_bench::{Api, Bench};
+use zmqio_bench::{Api, Bench, Layout};
 
 /// The workloads, in table order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,11 +176,12 @@ struct Opts {
     workloads: Vec<Workload>,
     variants: Vec<&'static Variant>,
     io_threads: i32,
+    layout: Layout,
 }
 
 const USAGE: &str = "\
 usage: zmqio-bench [--quick] [--reps N] [--only T64,T1024,T2F,L,P,M] [--variants ID,..]
-                   [--io-threads N] [--no-raw]
+                   [--io-threads N] [--thread-per-socket] [--no-raw]
 
   --quick        fewer messages (the whole run takes well under a minute)
   --reps N       repetitions per cell; the table shows medians (default 3)
@@ -188,9 +189,13 @@ usage: zmqio-bench [--quick] [--reps N] [--only T64,T1024,T2F,L,P,M] [--variants
   --variants IDS variants to run, by id or id prefix (default: all); raw-1io and raw-2io
                  always run for the workloads chosen, as the ratios need them
   --io-threads N libzmq I/O threads of the contexts tmq and zmqio use (default 1)
+  --thread-per-socket
+                 T64, T1024, T2F and L: run each zmqio socket on its own runtime on its own
+                 thread, as the raw rows run each socket on its own thread (default: both
+                 sockets on one runtime, as tasks)
   --no-raw       skip the raw rows (for profiling one variant; no ratios then)
 
-       zmqio-bench --instr WORKLOAD ID COUNT [--io-threads N]
+       zmqio-bench --instr WORKLOAD ID COUNT [--io-threads N] [--thread-per-socket]
 
   --instr        run exactly COUNT messages (round trips for L) of one workload (T64, T1024,
                  T2F, L or P) on one variant, once, and exit; no table. The unit that
@@ -207,6 +212,7 @@ fn parse_args() -> Result<Opts, String> {
     let mut variant_filter: Option<Vec<String>> = None;
     let mut io_threads = 1;
     let mut no_raw = false;
+    let mut layout = Layout::Shared;
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
         match a.as_str() {
@@ -236,6 +242,7 @@ fn parse_args() -> Result<Opts, String> {
                 io_threads = value()?.parse().map_err(|e| format!("--io-threads: {e}"))?
             }
             "--no-raw" => no_raw = true,
+            "--thread-per-socket" => layout = Layout::ThreadPerSocket,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -256,6 +263,7 @@ fn parse_args() -> Result<Opts, String> {
         workloads,
         variants,
         io_threads,
+        layout,
     })
 }
 
@@ -323,28 +331,28 @@ fn tput_spec(w: Workload, s: &Sizes) -> Tput {
     }
 }
 
-fn throughput(imp: Impl, io: i32, spec: Tput) -> Duration {
+fn throughput(imp: Impl, io: i32, spec: Tput, layout: Layout) -> Duration {
     match imp {
         Impl::Raw(n) => raw::throughput(n, spec),
         Impl::Tmq => tmq_bench::throughput(io, spec),
         Impl::Zmqio(rt, api) => match rt {
-            Rt::TokioCt => Bench::<TokioCt>::throughput(api, io, spec),
-            Rt::TokioMt => Bench::<TokioMt>::throughput(api, io, spec),
-            Rt::Smol => Bench::<Smol>::throughput(api, io, spec),
-            Rt::AsyncStd => Bench::<AsyncStd>::throughput(api, io, spec),
+            Rt::TokioCt => Bench::<TokioCt>::throughput(api, io, spec, layout),
+            Rt::TokioMt => Bench::<TokioMt>::throughput(api, io, spec, layout),
+            Rt::Smol => Bench::<Smol>::throughput(api, io, spec, layout),
+            Rt::AsyncStd => Bench::<AsyncStd>::throughput(api, io, spec, layout),
         },
     }
 }
 
-fn latency(imp: Impl, io: i32, n: u64) -> Vec<u64> {
+fn latency(imp: Impl, io: i32, n: u64, layout: Layout) -> Vec<u64> {
     match imp {
         Impl::Raw(k) => raw::latency(k, n),
         Impl::Tmq => tmq_bench::latency(io, n),
         Impl::Zmqio(rt, api) => match rt {
-            Rt::TokioCt => Bench::<TokioCt>::latency(api, io, n),
-            Rt::TokioMt => Bench::<TokioMt>::latency(api, io, n),
-            Rt::Smol => Bench::<Smol>::latency(api, io, n),
-            Rt::AsyncStd => Bench::<AsyncStd>::latency(api, io, n),
+            Rt::TokioCt => Bench::<TokioCt>::latency(api, io, n, layout),
+            Rt::TokioMt => Bench::<TokioMt>::latency(api, io, n, layout),
+            Rt::Smol => Bench::<Smol>::latency(api, io, n, layout),
+            Rt::AsyncStd => Bench::<AsyncStd>::latency(api, io, n, layout),
         },
     }
 }
@@ -418,13 +426,19 @@ fn instr(args: &[String]) -> Result<(), String> {
     if count == 0 {
         return Err("COUNT must be at least 1".into());
     }
-    let io = match rest {
-        [] => 1,
-        [flag, n] if flag == "--io-threads" => {
-            n.parse().map_err(|e| format!("--io-threads: {e}"))?
+    let mut io = 1;
+    let mut layout = Layout::Shared;
+    let mut rest = rest.iter();
+    while let Some(flag) = rest.next() {
+        match flag.as_str() {
+            "--io-threads" => {
+                let n = rest.next().ok_or("--io-threads needs a value")?;
+                io = n.parse().map_err(|e| format!("--io-threads: {e}"))?;
+            }
+            "--thread-per-socket" => layout = Layout::ThreadPerSocket,
+            _ => return Err(format!("unexpected argument {flag}\n{USAGE}")),
         }
-        _ => return Err(format!("unexpected arguments {rest:?}\n{USAGE}")),
-    };
+    }
     let started = Instant::now();
     match w {
         Workload::T64 | Workload::T1024 | Workload::T2F => {
@@ -432,10 +446,10 @@ fn instr(args: &[String]) -> Result<(), String> {
                 count,
                 ..tput_spec(w, &QUICK)
             };
-            throughput(v.imp, io, spec);
+            throughput(v.imp, io, spec, layout);
         }
         Workload::L => {
-            latency(v.imp, io, count);
+            latency(v.imp, io, count, layout);
         }
         Workload::P => {
             let r = pubsub(v.imp, io, count);
@@ -481,10 +495,10 @@ fn measure(w: Workload, imp: Impl, id: &str, opts: &Opts) -> Result<Sample, Stri
     Ok(match w {
         Workload::T64 | Workload::T1024 | Workload::T2F => {
             let spec = tput_spec(w, s);
-            Sample::Rate(spec.count as f64 / throughput(imp, io, spec).as_secs_f64())
+            Sample::Rate(spec.count as f64 / throughput(imp, io, spec, opts.layout).as_secs_f64())
         }
         Workload::L => {
-            let (p50, p99) = percentiles(latency(imp, io, s.l));
+            let (p50, p99) = percentiles(latency(imp, io, s.l, opts.layout));
             Sample::Latency(p50, p99)
         }
         Workload::P => {
@@ -558,6 +572,14 @@ fn main() {
         if opts.quick { "--quick sizes" } else { "full sizes" },
         opts.reps,
         opts.io_threads
+    );
+    println!(
+        "T and L layout of zmqio's two sockets: {}",
+        match opts.layout {
+            Layout::Shared => "both on one runtime, as tasks",
+            Layout::ThreadPerSocket =>
+                "each on its own runtime on its own thread (--thread-per-socket), as raw's",
+        }
     );
     let s = &opts.sizes;
     println!(

@@ -1,9 +1,11 @@
 //! zmqio's two APIs, written once over [`Flavor`]: the protocol API (callbacks, `write` +
 //! `drain`) and the stream API (`read`, and the `Sink` for sending).
 
+use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,6 +18,16 @@ use crate::common::{
     M_PAUSE,
 };
 use crate::flavor::Flavor;
+
+/// Where the two sockets of a T or L run live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Both on one runtime, each side a task: one program talking to itself.
+    Shared,
+    /// Each on its own runtime on its own thread, as the raw rows run each socket on its own
+    /// std thread (and as two processes would).
+    ThreadPerSocket,
+}
 
 /// Which zmqio API a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,168 +176,236 @@ fn message(frames: &[Bytes]) -> Multipart {
 pub(crate) struct Bench<F>(PhantomData<F>);
 
 impl<F: Flavor> Bench<F> {
-    /// PUSH->PULL: time from the first send to the last message received.
-    pub(crate) fn throughput(api: Api, io_threads: i32, spec: Tput) -> Duration {
-        let ctx = context(io_threads);
-        let c = ctx.clone();
-        let d = F::block_on(async move {
-            match api {
-                Api::Protocol => Self::throughput_protocol(c, spec).await,
-                Api::Stream => Self::throughput_stream(c, spec).await,
+    /// Runs a workload's two sides (each owning one socket) in `layout`; returns their outputs.
+    fn run_sides<A, B>(
+        layout: Layout,
+        a: impl Future<Output = A> + Send + 'static,
+        b: impl Future<Output = B> + Send + 'static,
+    ) -> (A, B)
+    where
+        A: Send + 'static,
+        B: Send + 'static,
+    {
+        match layout {
+            Layout::Shared => F::block_on(async move {
+                let a = F::spawn(a);
+                let b = F::spawn(b);
+                (a.await, b.await)
+            }),
+            Layout::ThreadPerSocket => {
+                let a = thread::spawn(move || F::block_on(a));
+                let b = F::block_on(b);
+                (a.join().expect("the other side panicked"), b)
             }
-        });
-        drop(ctx);
-        d
+        }
     }
 
-    async fn throughput_protocol(ctx: zmq::Context, spec: Tput) -> Duration {
-        let (tx, rx) = oneshot::channel();
-        let (pull, _) = F::connection(
-            move || CountUntil {
-                left: spec.count,
-                done: Some(tx),
-            },
-            zmq::PULL,
-        )
-        .zmq_sock(socket(&ctx, zmq::PULL))
-        .bind(BIND)
-        .await
-        .expect("pull");
-        let (push, _) = F::connection(|| Quiet, zmq::PUSH)
-            .zmq_sock(socket(&ctx, zmq::PUSH))
-            .connect(first_binding(&pull))
-            .await
-            .expect("push");
+    /// PUSH->PULL: time from the first send to the last message received.
+    pub(crate) fn throughput(api: Api, io_threads: i32, spec: Tput, layout: Layout) -> Duration {
+        let ctx = context(io_threads);
+        let (endpoint_tx, endpoint_rx) = oneshot::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let pull = Self::pull_side(api, ctx.clone(), spec.count, endpoint_tx, done_tx);
+        let push = Self::push_side(api, ctx.clone(), spec, endpoint_rx, done_rx);
+        let (end, start) = Self::run_sides(layout, pull, push);
+        drop(ctx);
+        end - start
+    }
+
+    /// Binds a PULL, hands its endpoint over, receives `count` messages and returns the instant
+    /// the last one arrived (after telling the sender through `done`).
+    async fn pull_side(
+        api: Api,
+        ctx: zmq::Context,
+        count: u64,
+        endpoint: oneshot::Sender<String>,
+        done: oneshot::Sender<()>,
+    ) -> Instant {
+        let end = match api {
+            Api::Protocol => {
+                let (tx, rx) = oneshot::channel();
+                let (pull, _) = F::connection(
+                    move || CountUntil {
+                        left: count,
+                        done: Some(tx),
+                    },
+                    zmq::PULL,
+                )
+                .zmq_sock(socket(&ctx, zmq::PULL))
+                .bind(BIND)
+                .await
+                .expect("pull");
+                let _ = endpoint.send(first_binding(&pull));
+                let end = rx.await.expect("receiver");
+                let _ = done.send(());
+                close(&pull).await;
+                end
+            }
+            Api::Stream => {
+                let mut pull = F::stream(zmq::PULL)
+                    .zmq_sock(socket(&ctx, zmq::PULL))
+                    .bind(BIND)
+                    .await
+                    .expect("pull");
+                let _ = endpoint.send(first_binding(pull.transport()));
+                for _ in 0..count {
+                    pull.read().await.expect("read");
+                }
+                let end = Instant::now();
+                let _ = done.send(());
+                close_stream(&pull).await;
+                end
+            }
+        };
+        end
+    }
+
+    /// Connects a PUSH to the endpoint it is given, sends `spec.count` messages and returns the
+    /// instant of the first send; closes once the receiver says it has them all.
+    async fn push_side(
+        api: Api,
+        ctx: zmq::Context,
+        spec: Tput,
+        endpoint: oneshot::Receiver<String>,
+        done: oneshot::Receiver<()>,
+    ) -> Instant {
+        let endpoint = endpoint.await.expect("endpoint");
         let frames = spec.payload();
-        let start = Instant::now();
-        let sender = F::spawn({
-            let push = push.clone();
-            async move {
+        match api {
+            Api::Protocol => {
+                let (push, _) = F::connection(|| Quiet, zmq::PUSH)
+                    .zmq_sock(socket(&ctx, zmq::PUSH))
+                    .connect(endpoint)
+                    .await
+                    .expect("push");
+                let start = Instant::now();
                 for _ in 0..spec.count {
                     push.write(message(&frames)).expect("write");
                     push.drain().await.expect("drain");
                 }
+                done.await.expect("receiver");
+                close(&push).await;
+                start
             }
-        });
-        let end = rx.await.expect("receiver");
-        sender.await;
-        close(&push).await;
-        close(&pull).await;
-        end - start
-    }
-
-    async fn throughput_stream(ctx: zmq::Context, spec: Tput) -> Duration {
-        let mut pull = F::stream(zmq::PULL)
-            .zmq_sock(socket(&ctx, zmq::PULL))
-            .bind(BIND)
-            .await
-            .expect("pull");
-        let mut push = F::stream(zmq::PUSH)
-            .zmq_sock(socket(&ctx, zmq::PUSH))
-            .connect(first_binding(pull.transport()))
-            .await
-            .expect("push");
-        let frames = spec.payload();
-        let start = Instant::now();
-        let sender = F::spawn(async move {
-            for _ in 0..spec.count {
-                push.feed(message(&frames)).await.expect("send");
+            Api::Stream => {
+                let mut push = F::stream(zmq::PUSH)
+                    .zmq_sock(socket(&ctx, zmq::PUSH))
+                    .connect(endpoint)
+                    .await
+                    .expect("push");
+                let start = Instant::now();
+                for _ in 0..spec.count {
+                    push.feed(message(&frames)).await.expect("send");
+                }
+                push.flush().await.expect("flush");
+                done.await.expect("receiver");
+                close_stream(&push).await;
+                start
             }
-            push.flush().await.expect("flush");
-            push
-        });
-        let receiver = F::spawn(async move {
-            for _ in 0..spec.count {
-                pull.read().await.expect("read");
-            }
-            (Instant::now(), pull)
-        });
-        let (end, pull) = receiver.await;
-        let push = sender.await;
-        close_stream(&push).await;
-        close_stream(&pull).await;
-        end - start
+        }
     }
 
     /// REQ/REP round trips, in nanoseconds.
-    pub(crate) fn latency(api: Api, io_threads: i32, n: u64) -> Vec<u64> {
+    pub(crate) fn latency(api: Api, io_threads: i32, n: u64, layout: Layout) -> Vec<u64> {
         let ctx = context(io_threads);
-        let c = ctx.clone();
-        let samples = F::block_on(async move {
-            match api {
-                Api::Protocol => Self::latency_protocol(c, n).await,
-                Api::Stream => Self::latency_stream(c, n).await,
-            }
-        });
+        let (endpoint_tx, endpoint_rx) = oneshot::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let rep = Self::rep_side(api, ctx.clone(), n, endpoint_tx, done_rx);
+        let req = Self::req_side(api, ctx.clone(), n, endpoint_rx, done_tx);
+        let ((), samples) = Self::run_sides(layout, rep, req);
         drop(ctx);
         samples
     }
 
-    async fn latency_protocol(ctx: zmq::Context, n: u64) -> Vec<u64> {
-        let (rep, _) = F::connection(|| Echo(None), zmq::REP)
-            .zmq_sock(socket(&ctx, zmq::REP))
-            .bind(BIND)
-            .await
-            .expect("rep");
-        let (tx, rx) = oneshot::channel();
-        let payload = Bytes::from(vec![b'x'; 64]);
-        let first = payload.clone();
-        let (req, pinger) = F::connection(
-            move || Pinger {
-                transport: None,
-                left: n,
-                sent_at: Instant::now(),
-                payload,
-                samples: Vec::with_capacity(n as usize),
-                done: Some(tx),
-            },
-            zmq::REQ,
-        )
-        .zmq_sock(socket(&ctx, zmq::REQ))
-        .connect(first_binding(&rep))
-        .await
-        .expect("req");
-        pinger.lock().expect("pinger").sent_at = Instant::now();
-        req.write(first).expect("request");
-        let samples = rx.await.expect("pinger");
-        close(&req).await;
-        close(&rep).await;
-        samples
+    /// Binds a REP, hands its endpoint over and echoes every request until `done`.
+    async fn rep_side(
+        api: Api,
+        ctx: zmq::Context,
+        n: u64,
+        endpoint: oneshot::Sender<String>,
+        done: oneshot::Receiver<()>,
+    ) {
+        match api {
+            Api::Protocol => {
+                let (rep, _) = F::connection(|| Echo(None), zmq::REP)
+                    .zmq_sock(socket(&ctx, zmq::REP))
+                    .bind(BIND)
+                    .await
+                    .expect("rep");
+                let _ = endpoint.send(first_binding(&rep));
+                done.await.expect("client");
+                close(&rep).await;
+            }
+            Api::Stream => {
+                let mut rep = F::stream(zmq::REP)
+                    .zmq_sock(socket(&ctx, zmq::REP))
+                    .bind(BIND)
+                    .await
+                    .expect("rep");
+                let _ = endpoint.send(first_binding(rep.transport()));
+                for _ in 0..n {
+                    let msg = rep.read().await.expect("read");
+                    rep.write(msg).expect("write");
+                }
+                done.await.expect("client");
+                close_stream(&rep).await;
+            }
+        }
     }
 
-    async fn latency_stream(ctx: zmq::Context, n: u64) -> Vec<u64> {
-        let mut rep = F::stream(zmq::REP)
-            .zmq_sock(socket(&ctx, zmq::REP))
-            .bind(BIND)
-            .await
-            .expect("rep");
-        let mut req = F::stream(zmq::REQ)
-            .zmq_sock(socket(&ctx, zmq::REQ))
-            .connect(first_binding(rep.transport()))
-            .await
-            .expect("req");
-        let server = F::spawn(async move {
-            for _ in 0..n {
-                let msg = rep.read().await.expect("read");
-                rep.write(msg).expect("write");
+    /// Connects a REQ and times `n` round trips; says `done` once it has closed.
+    async fn req_side(
+        api: Api,
+        ctx: zmq::Context,
+        n: u64,
+        endpoint: oneshot::Receiver<String>,
+        done: oneshot::Sender<()>,
+    ) -> Vec<u64> {
+        let endpoint = endpoint.await.expect("endpoint");
+        let payload = Bytes::from(vec![b'x'; 64]);
+        let samples = match api {
+            Api::Protocol => {
+                let (tx, rx) = oneshot::channel();
+                let first = payload.clone();
+                let (req, pinger) = F::connection(
+                    move || Pinger {
+                        transport: None,
+                        left: n,
+                        sent_at: Instant::now(),
+                        payload,
+                        samples: Vec::with_capacity(n as usize),
+                        done: Some(tx),
+                    },
+                    zmq::REQ,
+                )
+                .zmq_sock(socket(&ctx, zmq::REQ))
+                .connect(endpoint)
+                .await
+                .expect("req");
+                pinger.lock().expect("pinger").sent_at = Instant::now();
+                req.write(first).expect("request");
+                let samples = rx.await.expect("pinger");
+                close(&req).await;
+                samples
             }
-            rep
-        });
-        let client = F::spawn(async move {
-            let payload = Bytes::from(vec![b'x'; 64]);
-            let mut samples = Vec::with_capacity(n as usize);
-            for _ in 0..n {
-                let t0 = Instant::now();
-                req.write(payload.clone()).expect("write");
-                req.read().await.expect("read");
-                samples.push(t0.elapsed().as_nanos() as u64);
+            Api::Stream => {
+                let mut req = F::stream(zmq::REQ)
+                    .zmq_sock(socket(&ctx, zmq::REQ))
+                    .connect(endpoint)
+                    .await
+                    .expect("req");
+                let mut samples = Vec::with_capacity(n as usize);
+                for _ in 0..n {
+                    let t0 = Instant::now();
+                    req.write(payload.clone()).expect("write");
+                    req.read().await.expect("read");
+                    samples.push(t0.elapsed().as_nanos() as u64);
+                }
+                close_stream(&req).await;
+                samples
             }
-            (samples, req)
-        });
-        let (samples, req) = client.await;
-        let rep = server.await;
-        close_stream(&req).await;
-        close_stream(&rep).await;
+        };
+        let _ = done.send(());
         samples
     }
 
