@@ -121,6 +121,123 @@ scenario! {
     }
 }
 
+/// Waits until `s` has `bytes` bytes of messages queued for reading. Nothing signals
+/// "queued on the reading side", so this polls the buffer size (bounded by the watchdog).
+async fn until_queued(s: &zmqio::ZmqStream, bytes: usize) {
+    while s.get_read_buffer_size() < bytes {
+        rt::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+scenario! {
+    /// `read_many` takes what is queued, oldest first, at most `limit` at a time, appended
+    /// to what `buf` holds; it waits only while nothing is queued; after close it returns
+    /// what is left, then `Closed`, leaving `buf` alone.
+    async fn stream_read_many_takes_what_is_queued_up_to_the_limit() {
+        let (mut pull, push) = pair(zmq::PULL, zmq::PUSH).await;
+        for i in 0..200u32 {
+            push.write([i.to_be_bytes().to_vec()]).unwrap();
+        }
+        until_queued(&pull, 800).await;
+        let mut buf = vec![Multipart::from("kept")];
+        assert_eq!(pull.read_many(&mut buf, 0).await.unwrap(), 0, "limit 0: at once");
+        for expected in [64, 64, 64, 8] {
+            assert_eq!(pull.read_many(&mut buf, 64).await.unwrap(), expected);
+        }
+        assert_eq!(pull.get_read_buffer_size(), 0);
+        assert_eq!(buf.len(), 201);
+        assert_eq!(&buf[0][0][..], b"kept");
+        for (i, m) in buf[1..].iter().enumerate() {
+            assert_eq!(&m[0][..], &(i as u32).to_be_bytes()[..]);
+        }
+        assert!(
+            pull.read_many(&mut buf, 64).now_or_never().is_none(),
+            "nothing queued: it waits"
+        );
+        push.write(["next"]).unwrap();
+        assert_eq!(pull.read_many(&mut buf, 64).await.unwrap(), 1);
+        assert_eq!(&buf[201][0][..], b"next");
+
+        push.write(["a"]).unwrap();
+        push.write(["b"]).unwrap();
+        until_queued(&pull, 2).await;
+        pull.close();
+        buf.clear();
+        assert_eq!(pull.read_many(&mut buf, 1).await.unwrap(), 1);
+        assert_eq!(pull.read_many(&mut buf, 64).await.unwrap(), 1);
+        assert_eq!(&buf[0][0][..], b"a");
+        assert_eq!(&buf[1][0][..], b"b");
+        assert!(matches!(pull.read_many(&mut buf, 64).await, Err(Error::Closed)));
+        assert_eq!(buf.len(), 2, "an Err leaves buf alone");
+    }
+}
+
+scenario! {
+    /// Taking the queue with `read_many` lifts the pause the read watermark set, as `read`
+    /// does (without it the reader would wait forever for the rest).
+    async fn stream_read_many_resumes_reading_paused_by_the_read_watermark() {
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL)
+            .bind("tcp://127.0.0.1:*")
+            .read_buffer_limits(Some(5), None)
+            .await
+            .unwrap();
+        let push = zmqio::create_zmq_stream(zmq::PUSH).connect(bound(&pull)).await.unwrap();
+        for _ in 0..3 {
+            push.write(["7-bytes"]).unwrap();
+        }
+        // The first 7-byte message exceeds high=5: reading pauses.
+        until_queued(&pull, 7).await;
+        assert!(pull.transport().is_reading_paused());
+        let mut buf = Vec::new();
+        while buf.len() < 3 {
+            pull.read_many(&mut buf, 64).await.unwrap();
+        }
+        assert!(buf.iter().all(|m| &m[0][..] == b"7-bytes"));
+        assert_eq!(pull.get_read_buffer_size(), 0);
+        assert!(!pull.transport().is_reading_paused(), "an empty queue resumed reading");
+    }
+}
+
+scenario! {
+    /// `read_many` is cancel safe: calls cut short by a timeout (some surely are: the sender
+    /// pauses far longer than the timeout) lose nothing and leave `buf` as it was.
+    async fn stream_read_many_under_timeout_loses_nothing() {
+        const N: u32 = 5_000;
+        let (mut pull, push) = pair(zmq::PULL, zmq::PUSH).await;
+        let sender = rt::spawn(async move {
+            for i in 0..N {
+                push.write([i.to_be_bytes().to_vec()]).unwrap();
+                if i % 1_000 == 500 {
+                    rt::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            push.drain().await.unwrap();
+            push
+        });
+        let mut buf = Vec::new();
+        let mut timeouts = 0u32;
+        while buf.len() < N as usize {
+            let before = buf.len();
+            match timeout(Duration::from_millis(5), pull.read_many(&mut buf, 64)).await {
+                Some(Ok(n)) => {
+                    assert!((1..=64).contains(&n), "{n} messages");
+                    assert_eq!(buf.len(), before + n);
+                }
+                Some(Err(e)) => panic!("read_many: {e}"),
+                None => {
+                    timeouts += 1;
+                    assert_eq!(buf.len(), before, "a cancelled call took nothing");
+                }
+            }
+        }
+        for (i, m) in buf.iter().enumerate() {
+            assert_eq!(&m[0][..], &(i as u32).to_be_bytes()[..]);
+        }
+        let _push = sender.await;
+        assert!(timeouts > 0, "no read_many was cancelled");
+    }
+}
+
 scenario! {
     async fn stream_builder_rejects_bad_limits() {
         let r = zmqio::create_zmq_stream(zmq::PULL).read_buffer_limits(Some(1), Some(2)).await;

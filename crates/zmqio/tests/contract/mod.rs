@@ -403,6 +403,8 @@ macro_rules! api_contract {
                 let _: z::Result<Multipart> = send_future(s.read()).await;
                 let _: z::Result<SocketEvent> = send_future(s.read_event()).await;
                 let _: z::Result<()> = send_future(s.drain()).await;
+                let mut buf: Vec<Multipart> = Vec::new();
+                let _: z::Result<usize> = send_future(s.read_many(&mut buf, 64)).await;
             };
         }
 
