@@ -124,6 +124,11 @@ const VARIANTS: &[Variant] = &[
         imp: Impl::Zmqio(Rt::TokioCt, Api::Stream),
     },
     Variant {
+        id: "many-tokio-ct",
+        label: "zmqio stream + read_many(64), tokio current-thread",
+        imp: Impl::Zmqio(Rt::TokioCt, Api::StreamMany),
+    },
+    Variant {
         id: "stream-tokio-mt",
         label: "zmqio stream, tokio multi-thread",
         imp: Impl::Zmqio(Rt::TokioMt, Api::Stream),
@@ -202,7 +207,9 @@ usage: zmqio-bench [--quick] [--reps N] [--only T64,T1024,T2F,L,P,M] [--variants
                  scripts/instructions.sh counts instructions of under callgrind.
 
 variant ids: raw-1io raw-2io tmq proto-{tokio-ct,tokio-mt,smol,async-std}
-             stream-{tokio-ct,tokio-mt,smol,async-std}";
+             stream-{tokio-ct,tokio-mt,smol,async-std} many-tokio-ct
+             (many: the stream API whose T64/T1024/T2F receiver reads with
+             read_many(64); its other workloads run as stream)";
 
 fn parse_args() -> Result<Opts, String> {
     let mut args = std::env::args().skip(1);

@@ -36,7 +36,13 @@ pub(crate) enum Api {
     Protocol,
     /// `ZmqStream`: `read()` to receive, the `Sink` (`feed`) to send.
     Stream,
+    /// As `Stream`, but the T workloads' receiver takes up to [`READ_MANY`] messages per
+    /// `read_many` call (the other workloads run as `Stream`).
+    StreamMany,
 }
+
+/// The most messages one `read_many` of the `StreamMany` receiver takes.
+const READ_MANY: usize = 64;
 
 /// A protocol that ignores everything.
 struct Quiet;
@@ -241,15 +247,27 @@ impl<F: Flavor> Bench<F> {
                 close(&pull).await;
                 end
             }
-            Api::Stream => {
+            Api::Stream | Api::StreamMany => {
                 let mut pull = F::stream(zmq::PULL)
                     .zmq_sock(socket(&ctx, zmq::PULL))
                     .bind(BIND)
                     .await
                     .expect("pull");
                 let _ = endpoint.send(first_binding(pull.transport()));
-                for _ in 0..count {
-                    pull.read().await.expect("read");
+                if api == Api::StreamMany {
+                    let mut batch = Vec::with_capacity(READ_MANY);
+                    let mut left = count as usize;
+                    while left > 0 {
+                        left -= pull
+                            .read_many(&mut batch, READ_MANY.min(left))
+                            .await
+                            .expect("read_many");
+                        batch.clear();
+                    }
+                } else {
+                    for _ in 0..count {
+                        pull.read().await.expect("read");
+                    }
                 }
                 let end = Instant::now();
                 let _ = done.send(());
@@ -287,7 +305,7 @@ impl<F: Flavor> Bench<F> {
                 close(&push).await;
                 start
             }
-            Api::Stream => {
+            Api::Stream | Api::StreamMany => {
                 let mut push = F::stream(zmq::PUSH)
                     .zmq_sock(socket(&ctx, zmq::PUSH))
                     .connect(endpoint)
@@ -336,7 +354,7 @@ impl<F: Flavor> Bench<F> {
                 done.await.expect("client");
                 close(&rep).await;
             }
-            Api::Stream => {
+            Api::Stream | Api::StreamMany => {
                 let mut rep = F::stream(zmq::REP)
                     .zmq_sock(socket(&ctx, zmq::REP))
                     .bind(BIND)
@@ -388,7 +406,7 @@ impl<F: Flavor> Bench<F> {
                 close(&req).await;
                 samples
             }
-            Api::Stream => {
+            Api::Stream | Api::StreamMany => {
                 let mut req = F::stream(zmq::REQ)
                     .zmq_sock(socket(&ctx, zmq::REQ))
                     .connect(endpoint)
@@ -416,7 +434,7 @@ impl<F: Flavor> Bench<F> {
         let r = F::block_on(async move {
             match api {
                 Api::Protocol => Self::pubsub_protocol(c, n).await,
-                Api::Stream => Self::pubsub_stream(c, n).await,
+                Api::Stream | Api::StreamMany => Self::pubsub_stream(c, n).await,
             }
         });
         drop(ctx);
@@ -522,7 +540,7 @@ impl<F: Flavor> Bench<F> {
         F::block_on(async move {
             match api {
                 Api::Protocol => Self::memory_protocol(c, bytes).await,
-                Api::Stream => Self::memory_stream(c, bytes).await,
+                Api::Stream | Api::StreamMany => Self::memory_stream(c, bytes).await,
             }
         });
         drop(ctx);
