@@ -388,8 +388,10 @@ impl<P: ZmqProtocol> Dispatch for Mutex<P> {
 /// under one lock).
 pub(crate) trait ReceivesRuns: ZmqProtocol {
     /// Takes every message of `batch` (all of its events are messages), leaving it empty.
-    /// Must not panic. The run is one delivery: a `close()` on another thread waits for it
-    /// to end, as for a single `msg_received`.
+    /// The run is one delivery: a `close()` on another thread waits for it to end, as for a
+    /// single `msg_received`. A panic in it (none is expected: it is the crate's own code,
+    /// but a `tracing` subscriber runs inside) ends the transport with `CallbackPanicked`,
+    /// as a callback's panic does, and the rest of the run is dropped.
     fn messages_received(&mut self, batch: &mut VecDeque<EngineEvent>);
 }
 
@@ -399,9 +401,12 @@ struct Runs<P>(Mutex<P>);
 impl<P: ReceivesRuns> Dispatch for Runs<P> {
     fn dispatch(&self, transport: &ZmqTransport, blocking: bool) -> bool {
         dispatch_events(&self.0, transport, blocking, |protocol, batch, _| {
-            before_message_hook();
-            protocol.messages_received(batch);
-            Ok(())
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                before_message_hook();
+                protocol.messages_received(batch);
+            }));
+            batch.clear();
+            result
         })
     }
 

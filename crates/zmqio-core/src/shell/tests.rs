@@ -450,3 +450,35 @@ impl futures::task::ArcWake for CountingWaker {
         arc_self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// A panic inside a stream's run of messages (none is expected there; the test hook stands
+/// in for, say, a panicking `tracing` subscriber) ends the transport with
+/// `CallbackPanicked`, as a callback's panic does, instead of unwinding out of the driver.
+#[test]
+fn a_panic_in_a_streams_run_ends_the_transport_not_the_driver() {
+    let rt = Manual::new();
+    let ep = endpoint("run-panic");
+    let mut stream = block(StreamBuilder::new(rt.clone(), zmq::PULL).bind(ep.as_str())).unwrap();
+    let _push = push_three(&ep);
+    let mut driver = rt.take_driver();
+
+    BEFORE_MESSAGE.with(|hook| *hook.borrow_mut() = Some(Box::new(|| panic!("in the run"))));
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_once(&mut driver)));
+    BEFORE_MESSAGE.with(|hook| hook.borrow_mut().take());
+    assert!(polled.is_ok(), "the panic unwound out of the driver");
+
+    // The driver ends the transport over its next passes.
+    let mut ended = false;
+    for _ in 0..10 {
+        if poll_once(&mut driver).is_ready() {
+            ended = true;
+            break;
+        }
+    }
+    assert!(ended, "the driver did not finish");
+    match block(stream.read()) {
+        Err(Error::CallbackPanicked(m)) => assert!(m.contains("in the run"), "{m}"),
+        other => panic!("expected CallbackPanicked, got {other:?}"),
+    }
+    assert!(matches!(block(stream.read()), Err(Error::Closed)));
+}
