@@ -1,5 +1,6 @@
 //! The socket backend: the handful of non-blocking libzmq calls the engine makes.
 
+use std::cell::UnsafeCell;
 use std::os::raw::c_void;
 
 use bytes::{Bytes, BytesMut};
@@ -364,7 +365,13 @@ mod closer {
 ///
 /// It is also the owner of a large received frame's payload, which becomes a [`Bytes`]
 /// without a copy ([`AsRef`]).
-struct RecvMsg(zmq_sys::zmq_msg_t);
+///
+/// The message is in an [`UnsafeCell`] because `zmq_msg_data`, which `AsRef` needs through
+/// `&self`, takes a `zmq_msg_t *`: libzmq's documented API does not promise that it leaves
+/// the message unchanged, so the pointer is one that may be written through. Moving a
+/// `RecvMsg` copies the `zmq_msg_t` bit for bit, as libzmq's own `zmq_msg_move` does
+/// (`msg_t::move` assigns the struct).
+struct RecvMsg(UnsafeCell<zmq_sys::zmq_msg_t>);
 
 #[allow(unsafe_code)]
 impl RecvMsg {
@@ -372,7 +379,7 @@ impl RecvMsg {
         let mut msg = zmq_sys::zmq_msg_t::default();
         // SAFETY: `zmq_msg_init` makes `msg` an empty message; it has no failure case.
         unsafe { zmq_sys::zmq_msg_init(&mut msg) };
-        Self(msg)
+        Self(UnsafeCell::new(msg))
     }
 
     /// Receives the next frame into this message (libzmq closes what it held first) and
@@ -381,7 +388,7 @@ impl RecvMsg {
         // SAFETY: `self.0` is an initialised message (made so by `new`; a receive, failed or
         // not, leaves it initialised), and `socket.as_mut_ptr()` is the live socket this
         // `&mut` borrow keeps open. `zmq_errno` reads this thread's errno right after.
-        let rc = unsafe { zmq_sys::zmq_msg_recv(&mut self.0, socket.as_mut_ptr(), flags) };
+        let rc = unsafe { zmq_sys::zmq_msg_recv(self.0.get_mut(), socket.as_mut_ptr(), flags) };
         if rc < 0 {
             return Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }));
         }
@@ -394,27 +401,29 @@ impl RecvMsg {
 
     fn len(&self) -> usize {
         // SAFETY: an initialised message, only read.
-        unsafe { zmq_sys::zmq_msg_size(&self.0) }
+        unsafe { zmq_sys::zmq_msg_size(self.0.get()) }
     }
 
     /// Whether more frames of the message follow this one.
     fn more(&self) -> bool {
         // SAFETY: an initialised message, only read.
-        unsafe { zmq_sys::zmq_msg_more(&self.0) != 0 }
+        unsafe { zmq_sys::zmq_msg_more(self.0.get()) != 0 }
     }
 
     /// The payload of the frame just received, `len` bytes long as `recv` said.
     fn data(&self, len: usize) -> &[u8] {
-        // SAFETY: `zmq_msg_data` only reads the message (the `*mut` is the C signature's),
-        // and returns where its `zmq_msg_size() == len` bytes are; they stay there, unchanged,
-        // while `self` is borrowed (only a receive or a close changes them, and both need
-        // `&mut self`). For an empty message the pointer may be null: no slice is made from
-        // it then.
+        // SAFETY: `self.0` is an initialised message, and `zmq_msg_data` gets the `*mut` its
+        // C signature asks for, from the cell (so nothing is assumed about what it does with
+        // the struct). It returns where the message's content is: `len` bytes, the size the
+        // last receive returned. The content is documented to change only with the message
+        // (a receive or a close, both of which need `&mut self`), so not while the slice
+        // borrows `self`. For an empty message the pointer may be null: no slice is made
+        // from it then.
         unsafe {
             if len == 0 {
                 return &[];
             }
-            let data = zmq_sys::zmq_msg_data(std::ptr::addr_of!(self.0).cast_mut());
+            let data = zmq_sys::zmq_msg_data(self.0.get());
             std::slice::from_raw_parts(data.cast::<u8>(), len)
         }
     }
@@ -430,7 +439,7 @@ impl Drop for RecvMsg {
     #[allow(unsafe_code)]
     fn drop(&mut self) {
         // SAFETY: an initialised message, closed once, here; it is not used after.
-        unsafe { zmq_sys::zmq_msg_close(&mut self.0) };
+        unsafe { zmq_sys::zmq_msg_close(self.0.get_mut()) };
     }
 }
 
