@@ -132,6 +132,74 @@ scenario! {
 }
 
 scenario! {
+    /// `write_many` stops at an unroutable message: the ones before it are written, it is
+    /// returned as the error (not queued, not counted), the ones after it stay in the batch
+    /// for the caller, and the ROUTER stays open to write them.
+    async fn router_write_many_keeps_the_rest_after_an_unroutable_message() {
+        let ep = inproc("many-unknown-id");
+        let mut router = mandatory_router(&ep).await;
+        let mut dealer = router_and_dealer(&mut router, &ep, "known").await;
+        let to = |who: &str, i: u32| zmqio::Multipart::from(vec![who.as_bytes().to_vec(), i.to_be_bytes().to_vec()]);
+        let mut batch = vec![to("known", 0), to("nobody", 9), to("known", 1), to("known", 2)];
+        assert_eq!(
+            router.write_many(&mut batch),
+            Err(Error::Zmq(zmq::Error::EHOSTUNREACH))
+        );
+        assert_eq!(batch.len(), 2, "the two after the unroutable one are left");
+        assert_eq!(&batch[0][1][..], &1u32.to_be_bytes()[..]);
+        assert!(!router.at_closing());
+        router.write_many(&mut batch).unwrap();
+        assert!(batch.is_empty());
+        for i in 0..3u32 {
+            assert_eq!(&dealer.read().await.unwrap()[0][..], &i.to_be_bytes()[..]);
+        }
+        assert_eq!(router.transport().dropped_unroutable(), 0);
+        router.close();
+        dealer.close();
+        assert_eq!(router.transport().wait_closed().await, None);
+        assert_eq!(dealer.transport().wait_closed().await, None);
+    }
+}
+
+scenario! {
+    /// With nowhere to send (a PUSH with no peer), `write_many` queues the whole batch,
+    /// past the high watermark, and `pause_writing` fires once, inside the call; a peer that
+    /// comes later gets every message in order, and `resume_writing` follows. An empty
+    /// batch is a no-op; a closed transport leaves the batch as it was.
+    async fn write_many_queues_a_batch_whole_and_pauses_once_inside_the_call() {
+        const N: u32 = 50;
+        let ep = inproc("many-pause");
+        let (p, mut events) = Recorder::new();
+        let (push, _) = zmqio::create_zmq_connection(move || p, zmq::PUSH)
+            .bind(ep.as_str())
+            .await
+            .unwrap();
+        push.set_write_buffer_limits(Some(100), None).unwrap();
+        assert_eq!(events.next().await, Ev::Made);
+        push.write_many(&mut Vec::new()).unwrap();
+        let mut batch: Vec<zmqio::Multipart> =
+            (0..N).map(|i| i.to_be_bytes().to_vec().into()).collect();
+        push.write_many(&mut batch).unwrap();
+        assert!(batch.is_empty());
+        assert_eq!(push.get_write_buffer_size(), 4 * N as usize, "all queued");
+        assert_eq!(events.ready(), vec![Ev::Pause], "one pause, inside the call");
+
+        let mut pull = zmqio::create_zmq_stream(zmq::PULL).connect(ep.as_str()).await.unwrap();
+        for i in 0..N {
+            assert_eq!(&pull.read().await.unwrap()[0][..], &i.to_be_bytes()[..]);
+        }
+        assert_eq!(events.next().await, Ev::Resume);
+
+        push.close();
+        let mut kept = vec![zmqio::Multipart::from("kept")];
+        assert_eq!(push.write_many(&mut kept), Err(Error::Closed));
+        assert_eq!(kept, vec![zmqio::Multipart::from("kept")]);
+        assert_eq!(events.lost().await, None);
+        pull.close();
+    }
+}
+
+scenario! {
     /// Messages for a peer whose pipe is full wait in zmqio's queue; when that peer leaves,
     /// libzmq answers EHOSTUNREACH for each of them: they are dropped and counted, while the
     /// messages for another peer queued behind them flow, and the ROUTER stays open.

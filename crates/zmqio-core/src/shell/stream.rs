@@ -620,6 +620,24 @@ impl ZmqStream {
         self.transport.write(msg)
     }
 
+    /// Writes the messages of `msgs` in order under one lock (see
+    /// `ZmqTransport::write_many`): on `Ok` `msgs` is empty; on an error the ones after the
+    /// message that failed stay in it.
+    ///
+    /// ```
+    /// # mod doc { include!("doctest_support.rs"); }
+    /// # doc::run(async {
+    /// # let s = doc::stream(zmq::DEALER).await;
+    /// let mut batch = vec!["one".into(), "two".into()];
+    /// s.write_many(&mut batch)?;
+    /// assert!(batch.is_empty());
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
+    pub fn write_many(&self, msgs: &mut Vec<Multipart>) -> Result<()> {
+        self.transport.write_many(msgs)
+    }
+
     /// Waits until the write queue's weight is at most the low watermark; `Err` once closed
     /// or lost
     /// (with the fatal error, if there was one).

@@ -260,6 +260,7 @@ macro_rules! api_contract {
             let _: fn(&T, &'static str) -> z::Result<()> = T::unsubscribe;
             let _: fn(&T) -> z::Result<BTreeSet<Bytes>> = T::subscriptions;
             // Added since.
+            let _: fn(&T, &mut Vec<Multipart>) -> z::Result<()> = T::write_many;
             let _: fn(&T) -> Option<String> = T::bound_endpoint;
             let _: fn(&T) -> u64 = T::dropped_on_close;
             let _: fn(&T) -> u64 = T::dropped_unroutable;
@@ -405,6 +406,7 @@ macro_rules! api_contract {
                 let _: z::Result<()> = send_future(s.drain()).await;
                 let mut buf: Vec<Multipart> = Vec::new();
                 let _: z::Result<usize> = send_future(s.read_many(&mut buf, 64)).await;
+                let _: z::Result<()> = s.write_many(&mut buf);
             };
         }
 
