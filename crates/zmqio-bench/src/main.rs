@@ -125,7 +125,7 @@ const VARIANTS: &[Variant] = &[
     },
     Variant {
         id: "many-tokio-ct",
-        label: "zmqio stream + read_many(64), tokio current-thread",
+        label: "zmqio stream in batches of 64, tokio current-thread",
         imp: Impl::Zmqio(Rt::TokioCt, Api::StreamMany),
     },
     Variant {
@@ -208,8 +208,8 @@ usage: zmqio-bench [--quick] [--reps N] [--only T64,T1024,T2F,L,P,M] [--variants
 
 variant ids: raw-1io raw-2io tmq proto-{tokio-ct,tokio-mt,smol,async-std}
              stream-{tokio-ct,tokio-mt,smol,async-std} many-tokio-ct
-             (many: the stream API whose T64/T1024/T2F receiver reads with
-             read_many(64); its other workloads run as stream)";
+             (many: the stream API in batches of 64 in T64/T1024/T2F, write_many +
+             drain to send, read_many to receive; its other workloads run as stream)";
 
 fn parse_args() -> Result<Opts, String> {
     let mut args = std::env::args().skip(1);

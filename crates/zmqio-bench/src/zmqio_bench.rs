@@ -36,13 +36,13 @@ pub(crate) enum Api {
     Protocol,
     /// `ZmqStream`: `read()` to receive, the `Sink` (`feed`) to send.
     Stream,
-    /// As `Stream`, but the T workloads' receiver takes up to [`READ_MANY`] messages per
-    /// `read_many` call (the other workloads run as `Stream`).
+    /// `ZmqStream` in batches of [`BATCH`] in the T workloads: `write_many` then `drain()`
+    /// to send, `read_many` to receive (the other workloads run as `Stream`).
     StreamMany,
 }
 
-/// The most messages one `read_many` of the `StreamMany` receiver takes.
-const READ_MANY: usize = 64;
+/// The most messages one `write_many` or `read_many` of `StreamMany` takes.
+const BATCH: usize = 64;
 
 /// A protocol that ignores everything.
 struct Quiet;
@@ -255,11 +255,11 @@ impl<F: Flavor> Bench<F> {
                     .expect("pull");
                 let _ = endpoint.send(first_binding(pull.transport()));
                 if api == Api::StreamMany {
-                    let mut batch = Vec::with_capacity(READ_MANY);
+                    let mut batch = Vec::with_capacity(BATCH);
                     let mut left = count as usize;
                     while left > 0 {
                         left -= pull
-                            .read_many(&mut batch, READ_MANY.min(left))
+                            .read_many(&mut batch, BATCH.min(left))
                             .await
                             .expect("read_many");
                         batch.clear();
@@ -312,8 +312,20 @@ impl<F: Flavor> Bench<F> {
                     .await
                     .expect("push");
                 let start = Instant::now();
-                for _ in 0..spec.count {
-                    push.feed(message(&frames)).await.expect("send");
+                if api == Api::StreamMany {
+                    let mut batch = Vec::with_capacity(BATCH);
+                    let mut left = spec.count as usize;
+                    while left > 0 {
+                        let n = BATCH.min(left);
+                        batch.extend((0..n).map(|_| message(&frames)));
+                        push.write_many(&mut batch).expect("write_many");
+                        push.drain().await.expect("drain");
+                        left -= n;
+                    }
+                } else {
+                    for _ in 0..spec.count {
+                        push.feed(message(&frames)).await.expect("send");
+                    }
                 }
                 push.flush().await.expect("flush");
                 done.await.expect("receiver");
