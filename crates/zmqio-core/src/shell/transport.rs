@@ -205,8 +205,8 @@ impl ZmqTransport {
     ///
     /// Like `write`, it never waits and never refuses a message for the watermarks: a batch
     /// that pushes the queue over the high watermark is queued whole, and `pause_writing`
-    /// fires once, inside this call (on the same terms as for `write`). Empty messages are
-    /// no-ops.
+    /// fires once, on the same terms as for `write`: inside this call if the protocol is not
+    /// locked at that moment, else from the driver right after. Empty messages are no-ops.
     ///
     /// ```
     /// # mod doc { include!("doctest_support.rs"); }
