@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use zmqio::{Multipart, SocketType};
 
 const WORKERS: usize = 3;
@@ -28,7 +28,7 @@ async fn main() -> Result<()> {
 
 async fn run(tasks: u32) -> Result<()> {
     // The ventilator and the sink bind; the workers connect to both (the stable parts bind).
-    let mut ventilator = zmqio::create_zmq_stream(SocketType::PUSH)
+    let ventilator = zmqio::create_zmq_stream(SocketType::PUSH)
         .bind("tcp://127.0.0.1:*")
         .await?;
     let mut sink = zmqio::create_zmq_stream(SocketType::PULL)
@@ -56,20 +56,31 @@ async fn run(tasks: u32) -> Result<()> {
         }));
     }
 
-    // Send every task; `send_all` waits at the write queue's high watermark, so a slow
-    // pipeline holds the ventilator back instead of growing its queue.
-    let mut batch = futures::stream::iter(
-        (0..tasks).map(|i| Ok(Multipart::from((i % 1000).to_be_bytes().to_vec()))),
-    );
-    ventilator.send_all(&mut batch).await?;
+    // Send the tasks in batches of up to 64: `write_many` hands a batch over under one lock,
+    // and `drain` waits at the write queue's low watermark, so a slow pipeline holds the
+    // ventilator back instead of growing its queue. (`SinkExt::send_all` does the same one
+    // message at a time.)
+    let mut batch: Vec<Multipart> = Vec::with_capacity(64);
+    let mut next = 0;
+    while next < tasks {
+        let end = tasks.min(next + 64);
+        batch.extend((next..end).map(|i| Multipart::from((i % 1000).to_be_bytes().to_vec())));
+        ventilator.write_many(&mut batch)?;
+        ventilator.drain().await?;
+        next = end;
+    }
 
-    // The sink counts the results per worker.
+    // The sink counts the results per worker, taking every result already waiting at once.
     let mut per_worker = BTreeMap::new();
-    for _ in 0..tasks {
-        let result = sink.read().await?;
-        *per_worker
-            .entry(String::from_utf8_lossy(&result[0]).into_owned())
-            .or_insert(0) += 1;
+    let mut results = Vec::with_capacity(64);
+    let mut done = 0;
+    while done < tasks as usize {
+        done += sink.read_many(&mut results, 64).await?;
+        for result in results.drain(..) {
+            *per_worker
+                .entry(String::from_utf8_lossy(&result[0]).into_owned())
+                .or_insert(0) += 1;
+        }
     }
     println!("{tasks} tasks done: {per_worker:?}");
 
