@@ -316,6 +316,45 @@ scenario! {
 }
 
 scenario! {
+    /// A dual-stack server (bound on `[::]`) sees an IPv4 client as `::ffff:127.0.0.1`: the
+    /// deny list's `127.0.0.1` still refuses it, and the allow list's admits it.
+    async fn address_lists_match_ipv4_clients_of_a_dual_stack_server() {
+        let ctx = zmq::Context::new();
+        let auth = authenticator(&ctx).await;
+        auth.deny(["127.0.0.1"]);
+        let dual_stack = |ctx: &zmq::Context| {
+            let ctx = ctx.clone();
+            async move {
+                let s = zmqio::create_zmq_stream(zmq::PULL)
+                    .context(ctx)
+                    .setsockopt(opt::ZapDomain, "global".into())
+                    .await
+                    .unwrap();
+                s.transport()
+                    .enable_monitor(Some(
+                        MonitorEvent::HandshakeFailedAuth | MonitorEvent::HandshakeSucceeded,
+                    ))
+                    .await
+                    .unwrap();
+                let ep = s.transport().bind("tcp://[::]:*").await.unwrap();
+                let port = ep.rsplit(':').next().unwrap().to_owned();
+                (s, format!("tcp://127.0.0.1:{port}"))
+            }
+        };
+        let (mut srv, ep) = dual_stack(&ctx).await;
+        let c = client(&ctx, &ep, |b| b).await;
+        refused(&mut srv, &c, 400, "denied, through [::]").await;
+
+        auth.allow(["127.0.0.1"]);
+        let (mut srv2, ep2) = dual_stack(&ctx).await;
+        let c2 = client(&ctx, &ep2, |b| b).await;
+        admitted(&mut srv2, &c2, "allowed, through [::]").await;
+        close([c, c2, srv, srv2]).await;
+        auth.stop().await;
+    }
+}
+
+scenario! {
     // libzmq consults the handler for NULL only when the server has a ZapDomain: without
     // one, a denied address connects and the handler sees no request.
     async fn null_without_zap_domain_does_not_consult_the_handler() {

@@ -241,6 +241,10 @@ impl Authenticator {
     /// non-empty allow list admits only its addresses, for every mechanism, and the deny
     /// list is then not consulted.
     ///
+    /// Both lists compare IP addresses, not their text: an IPv6 address matches however it
+    /// is written, and an IPv4 client of a dual-stack server (bound on `[::]`, which sees it
+    /// as `::ffff:a.b.c.d`) matches its IPv4 entry.
+    ///
     /// ```
     /// # mod doc { include!("../doctest_support.rs"); }
     /// # doc::run(async {
@@ -256,9 +260,11 @@ impl Authenticator {
     /// # });
     /// ```
     pub fn allow<S: Into<String>>(&self, addresses: impl IntoIterator<Item = S>) {
-        self.policy()
-            .allow
-            .extend(addresses.into_iter().map(Into::into));
+        self.policy().allow.extend(
+            addresses
+                .into_iter()
+                .map(|a| zap::canonical_address(&a.into()).into_owned()),
+        );
     }
 
     /// Adds addresses to the deny list: refused for every mechanism, unless the allow list
@@ -278,9 +284,11 @@ impl Authenticator {
     /// # });
     /// ```
     pub fn deny<S: Into<String>>(&self, addresses: impl IntoIterator<Item = S>) {
-        self.policy()
-            .deny
-            .extend(addresses.into_iter().map(Into::into));
+        self.policy().deny.extend(
+            addresses
+                .into_iter()
+                .map(|a| zap::canonical_address(&a.into()).into_owned()),
+        );
     }
 
     /// Sets the PLAIN user names and passwords of `domain` (replacing those it had); `"*"`

@@ -304,6 +304,26 @@ pub(crate) fn parse_request(body: &[Bytes]) -> Result<ZapRequest, Reply> {
     })
 }
 
+/// `address` in the one form the address lists are kept and compared in: an IP address
+/// in its canonical text (`std`'s `Display`), an IPv4 address mapped into IPv6
+/// (`::ffff:a.b.c.d`, how a dual-stack server, bound on `[::]`, sees an IPv4 client) as the
+/// IPv4 address; anything else (not an IP address) as it is.
+///
+/// Without this a deny list's `10.0.0.1` would not refuse 10.0.0.1 connecting to a
+/// dual-stack server, and an allow list's would refuse it.
+pub(crate) fn canonical_address(address: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
+    use std::net::IpAddr;
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => Cow::Owned(v4.to_string()),
+            None => Cow::Owned(v6.to_string()),
+        },
+        Ok(IpAddr::V4(v4)) => Cow::Owned(v4.to_string()),
+        Err(_) => Cow::Borrowed(address),
+    }
+}
+
 /// The configured rules: address lists, PLAIN passwords and CURVE keys per domain.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Policy {
@@ -332,11 +352,12 @@ impl Policy {
     pub(crate) fn decide(&self, request: &ZapRequest, custom: bool) -> Verdict {
         let reply = |d| Verdict::Reply(Reply::new(request.request_id.clone(), d));
         let refuse = |why: &str| reply(Decision::Refuse(why.to_owned()));
+        let address = canonical_address(&request.address);
         if !self.allow.is_empty() {
-            if !self.allow.contains(&request.address) {
+            if !self.allow.contains(address.as_ref()) {
                 return refuse("address not in the allow list");
             }
-        } else if self.deny.contains(&request.address) {
+        } else if self.deny.contains(address.as_ref()) {
             return refuse("address is denied");
         }
         if custom {
@@ -476,6 +497,38 @@ mod tests {
         ] {
             assert_eq!(decide(&policy, body).0, 400);
         }
+    }
+
+    #[test]
+    fn address_lists_match_ipv4_clients_of_a_dual_stack_server() {
+        // A server bound on [::] sees an IPv4 client as ::ffff:a.b.c.d.
+        let mut deny = Policy::default();
+        deny.deny.insert(canonical_address("10.0.0.1").into_owned());
+        deny.deny
+            .insert(canonical_address("0:0:0:0:0:0:0:1").into_owned());
+        for (address, status) in [
+            ("::ffff:10.0.0.1", 400),
+            ("10.0.0.1", 400),
+            ("::1", 400),
+            ("::ffff:10.0.0.2", 200),
+            ("10.0.0.2", 200),
+        ] {
+            let got = decide(&deny, request("", address, b"NULL", &[])).0;
+            assert_eq!(got, status, "deny list, {address}");
+        }
+        let mut allow = Policy::default();
+        allow
+            .allow
+            .insert(canonical_address("::ffff:10.0.0.1").into_owned());
+        for (address, status) in [
+            ("10.0.0.1", 200),
+            ("::ffff:10.0.0.1", 200),
+            ("10.0.0.2", 400),
+        ] {
+            let got = decide(&allow, request("", address, b"NULL", &[])).0;
+            assert_eq!(got, status, "allow list, {address}");
+        }
+        assert_eq!(canonical_address("not an address"), "not an address");
     }
 
     #[test]
