@@ -101,6 +101,50 @@ scenario! {
 }
 
 scenario! {
+    /// A reply for a client that left (a ROUTER frontend with `RouterMandatory`) is about
+    /// that reply only: the proxy drops it, counts it in the frontend's
+    /// `dropped_unroutable()`, and goes on brokering.
+    async fn proxy_drops_a_reply_to_a_departed_client_and_goes_on() {
+        let router = zmqio::create_zmq_stream(zmq::ROUTER)
+            .setsockopt(zmqio::opt::RouterMandatory, true)
+            .bind("tcp://127.0.0.1:*")
+            .await
+            .unwrap();
+        let dealer = bound(zmq::DEALER, "tcp://127.0.0.1:*").await;
+        let (clients_at, workers_at) =
+            (router.bound_endpoint().unwrap(), dealer.bound_endpoint().unwrap());
+        let frontend = router.transport().clone();
+        let proxy = Proxy::new(router, dealer);
+        let handle = proxy.handle();
+        let running = rt::spawn(proxy.run());
+
+        let mut worker = connected(zmq::DEALER, &workers_at).await;
+        let client = connected(zmq::DEALER, &clients_at).await;
+        client.write("first").unwrap();
+        assert_eq!(&read(&mut worker).await[1][..], b"first");
+        worker.write(["gone-client", "late reply"]).unwrap();
+        // Nothing signals the drop but the counter: poll it (bounded).
+        let dropped = timeout(Duration::from_secs(5), async {
+            while frontend.dropped_unroutable() == 0 {
+                rt::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        assert!(
+            dropped.is_some(),
+            "the unroutable reply was not counted within 5 s (did the proxy end?)"
+        );
+        assert_eq!(frontend.dropped_unroutable(), 1);
+
+        client.write("second").unwrap();
+        assert_eq!(&read(&mut worker).await[1][..], b"second");
+        assert_eq!(handle.forwarded(), (2, 0), "the dropped reply is not forwarded");
+        handle.terminate();
+        assert!(running.await.is_ok());
+    }
+}
+
+scenario! {
     /// Pause stops forwarding (messages wait), resume delivers what waited, in order;
     /// terminate ends `run()` with Ok, also while paused.
     async fn proxy_pause_resume_terminate() {

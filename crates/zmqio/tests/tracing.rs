@@ -321,6 +321,6 @@ fn dropped_messages_are_traced() {
         }
     });
     let has = |text: &str| assert!(lines.contains(text), "no {text:?} in\n{lines}");
-    has("message=queued message dropped: destination unreachable (EHOSTUNREACH) socket_type=ROUTER routing_id=Some(b\"slow\") dropped_unroutable=1  in [zmqio.transport socket_type=ROUTER");
+    has("message=message dropped: destination unreachable (EHOSTUNREACH) socket_type=ROUTER routing_id=Some(b\"slow\") dropped_unroutable=1  in [zmqio.transport socket_type=ROUTER");
     has("message=close: LINGER expired, queued messages dropped socket_type=PUSH dropped=2 dropped_on_close=2");
 }

@@ -332,9 +332,22 @@ impl<B: Backend> Engine<B> {
 
     /// Queued messages dropped while flushing because libzmq refused their destination
     /// (`EHOSTUNREACH` on a ROUTER or STREAM: no such peer, or it left). A `write` refused
-    /// that way returns the error instead and is not counted. See the [module docs](self).
+    /// that way returns the error instead and is not counted, unless the caller drops it
+    /// and counts it here (the proxy does). See the [module docs](self).
     pub fn dropped_unroutable(&self) -> u64 {
         self.dropped_unroutable
+    }
+
+    /// Counts in [`dropped_unroutable`](Self::dropped_unroutable) a message the caller
+    /// dropped after `write` refused it for its destination (the proxy does, as a ROUTER
+    /// without `RouterMandatory` would), and reports it like a queued one.
+    pub(crate) fn note_unroutable(&mut self, routing_id: Option<&Bytes>) {
+        self.dropped_unroutable += 1;
+        crate::types::trace::message_unroutable(
+            self.socket_type,
+            routing_id,
+            self.dropped_unroutable,
+        );
     }
 
     /// Queued messages dropped by a close whose LINGER expired before the queue was flushed

@@ -18,6 +18,14 @@
 //! read buffer fills up to its read high watermark, then that stream stops reading its
 //! socket, and libzmq's HWM holds back the peers, exactly as a slow reader would.
 //!
+//! # Unroutable messages
+//!
+//! A message the other side cannot route (a ROUTER with `RouterMandatory`, and a reply for
+//! a routing id no peer has any more: a client that left) is about that message only: it is
+//! dropped and counted in that side's `transport().dropped_unroutable()`, whether libzmq
+//! refused it at once or after it waited in the write queue, and the proxy goes on. (libzmq's
+//! `zmq_proxy` ends on it instead; without `RouterMandatory` a ROUTER drops it silently.)
+//!
 //! # Example
 //!
 //! A streamer: producers push jobs to the frontend, workers pull them from the backend.
@@ -325,10 +333,26 @@ fn pass(
         if let Some(c) = capture.as_deref_mut() {
             Pin::new(c).start_send(msg.clone())?;
         }
+        // The routing id, for the report of a message `to` cannot route (only kept when
+        // there is a report to make).
+        #[cfg(feature = "tracing")]
+        let routing_id = msg.first().cloned();
+        #[cfg(not(feature = "tracing"))]
+        let routing_id: Option<bytes::Bytes> = None;
         forwarded.fetch_add(1, Ordering::Relaxed);
-        if let Err(e) = Pin::new(&mut *to).start_send(msg) {
-            forwarded.fetch_sub(1, Ordering::Relaxed);
-            return Err(e);
+        match Pin::new(&mut *to).start_send(msg) {
+            Ok(()) => {}
+            Err(Error::Zmq(zmq::Error::EHOSTUNREACH)) => {
+                // About this message only (a ROUTER with `RouterMandatory`, and a routing id
+                // no peer has, e.g. a client that left): dropped and counted, as it would be
+                // had it waited in the queue first; the proxy goes on.
+                forwarded.fetch_sub(1, Ordering::Relaxed);
+                to.transport().note_unroutable(routing_id.as_ref());
+            }
+            Err(e) => {
+                forwarded.fetch_sub(1, Ordering::Relaxed);
+                return Err(e);
+            }
         }
     }
     Ok(Pass { budget_spent: true })

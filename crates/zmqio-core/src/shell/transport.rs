@@ -478,7 +478,9 @@ impl ZmqTransport {
     /// `EHOSTUNREACH` on a ROUTER with `RouterMandatory` (or a STREAM) for a message that
     /// waited in the queue while its peer left. The transport stays open and the queue goes on
     /// flushing. A `write` that libzmq refuses that way at once returns the error
-    /// (`Error::Zmq(EHOSTUNREACH)`) instead, queues nothing and is not counted.
+    /// (`Error::Zmq(EHOSTUNREACH)`) instead, queues nothing and is not counted; a
+    /// [`Proxy`](crate::proxy::Proxy) forwarding to this transport drops such a message and
+    /// counts it here too.
     ///
     /// ```
     /// # use std::future::Future;
@@ -525,6 +527,14 @@ impl ZmqTransport {
     /// ```
     pub fn dropped_unroutable(&self) -> u64 {
         self.shared.lock().engine.dropped_unroutable()
+    }
+
+    /// Counts a message this transport's `write` refused with `EHOSTUNREACH` and the
+    /// caller dropped (see `Engine::note_unroutable`).
+    pub(crate) fn note_unroutable(&self, routing_id: Option<&Bytes>) {
+        let mut st = self.shared.lock();
+        st.engine.note_unroutable(routing_id);
+        st.status_unchanged();
     }
 
     /// Stops delivering messages; writes keep flowing. `InvalidState` if already paused or

@@ -6,8 +6,8 @@
 //!
 //! Call sites (keep this list in step when moving code): `shell::driver::start` (the span,
 //! `connection_made`), `engine::monitor` (malformed monitor frames dropped), `engine`
-//! (`flush`: a queued message dropped as unroutable; `handle_linger_expired`: messages dropped
-//! by a close's LINGER).
+//! (`flush`: a queued message dropped as unroutable; `note_unroutable`: one a proxy dropped;
+//! `handle_linger_expired`: messages dropped by a close's LINGER).
 
 use std::future::Future;
 
@@ -55,8 +55,9 @@ pub(crate) fn monitor_frame_dropped(error: &Error) {
     let _ = error;
 }
 
-/// A queued message dropped because libzmq refused its destination (per-message
-/// `EHOSTUNREACH`), counted in `dropped_unroutable` (`total`, this one included).
+/// A message dropped because libzmq refused its destination (per-message `EHOSTUNREACH`):
+/// a queued one, or one a proxy forwarded; counted in `dropped_unroutable` (`total`, this
+/// one included).
 #[inline(always)]
 pub(crate) fn message_unroutable(
     socket_type: zmq::SocketType,
@@ -68,7 +69,7 @@ pub(crate) fn message_unroutable(
         socket_type = ?socket_type,
         routing_id = ?routing_id,
         dropped_unroutable = total,
-        "queued message dropped: destination unreachable (EHOSTUNREACH)"
+        "message dropped: destination unreachable (EHOSTUNREACH)"
     );
     #[cfg(not(feature = "tracing"))]
     let _ = (socket_type, routing_id, total);
