@@ -355,6 +355,57 @@ scenario! {
 }
 
 scenario! {
+    /// `shutdown_context` closes the authenticator only after every other transport: while
+    /// a server still flushes (here for its 3 s LINGER, no peer taking its messages) it
+    /// still listens, and a denied peer that connects meanwhile must still be refused.
+    /// (Without a handler bound, libzmq admits everyone.)
+    async fn shutdown_keeps_authenticating_while_servers_flush() {
+        let ctx = zmq::Context::new();
+        let auth = authenticator(&ctx).await;
+        auth.deny(["127.0.0.1"]);
+        let push = zmqio::create_zmq_stream(zmq::PUSH)
+            .context(ctx.clone())
+            .setsockopt(opt::ZapDomain, "global".into())
+            .setsockopt(opt::Linger, 3_000)
+            .bind("tcp://127.0.0.1:*")
+            .await
+            .unwrap();
+        let ep = push.bound_endpoint().unwrap();
+        for i in 0..10 {
+            push.write([format!("secret {i}")]).unwrap(); // no peer: queued in zmqio
+        }
+        let ending = rt::spawn(zmqio::shutdown_context(ctx, Duration::from_secs(20)));
+        let closing = timeout(HANDSHAKE, async {
+            while !push.at_closing() {
+                rt::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await;
+        assert!(closing.is_some(), "the shutdown did not close the server");
+
+        // A denied peer on a context of its own, trying for half of the server's flush.
+        let (tx, rx) = futures::channel::oneshot::channel();
+        std::thread::spawn(move || {
+            let other = zmq::Context::new();
+            let thief = other.socket(zmq::PULL).unwrap();
+            thief.set_linger(0).unwrap();
+            thief.set_rcvtimeo(1_500).unwrap();
+            thief.connect(&ep).unwrap();
+            let _ = tx.send(thief.recv_bytes(0).ok());
+        });
+        let stolen = rx.await.unwrap();
+        assert!(
+            stolen.is_none(),
+            "a denied peer received {:?} during the shutdown",
+            stolen.map(|b| String::from_utf8_lossy(&b).into_owned())
+        );
+        assert_eq!(ending.await, Ok(()));
+        assert_eq!(push.transport().dropped_on_close(), 10);
+        drop(auth);
+    }
+}
+
+scenario! {
     // libzmq consults the handler for NULL only when the server has a ZapDomain: without
     // one, a denied address connects and the handler sees no request.
     async fn null_without_zap_domain_does_not_consult_the_handler() {

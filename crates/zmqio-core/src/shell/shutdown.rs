@@ -14,6 +14,9 @@
 //! 1. finds every transport still open on the context, closes it gracefully, and takes back
 //!    the context handle its backend holds (so that the last handle is the shutdown's own);
 //! 2. waits until each has flushed its queue, lost its connection and closed its socket;
+//!    a ZAP handler (an authenticator's transport, bound at `auth::ZAP_ENDPOINT`) is closed
+//!    only after every other transport has finished: while a server flushes it still
+//!    listens, and without a handler libzmq would admit any peer that connects meanwhile;
 //! 3. drops the last handle of the context: `zmq_ctx_term` waits there until libzmq has sent
 //!    what it holds or the sockets' `LINGER` expired. A socket that holds no handle (a
 //!    *sentinel*) sees `ETERM` when that termination starts, which tells whether the handle
@@ -32,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use crate::engine::ZmqBackend;
 use crate::shell::driver::Shared;
+use crate::types::endpoint::ZAP;
 use crate::{Error, Result, ZmqTransport};
 
 /// Ends the use of zmqio's process-wide context ([`default_context`](crate::default_context))
@@ -337,15 +341,23 @@ async fn run_on_thread(work: impl FnOnce(Report) + Send + 'static) -> Result<()>
 /// first, the close of the last socket would drop the last handle and terminate the
 /// context (waiting for `LINGER`) on a runtime thread.
 fn end_context(ctx: zmq::Context, process: Option<u64>, deadline: Instant, report: Report) {
-    let transports = close_transports_of(&ctx, process);
-    let still_open = wait_closed(&transports, Some(deadline));
+    let (zap_handlers, others) = close_transports_of(&ctx, process);
+    let close_handlers = || zap_handlers.iter().for_each(ZmqTransport::close);
+    let mut still_open = wait_closed(&others, Some(deadline));
+    if still_open.is_empty() {
+        // The ZAP handlers last (module docs, step 2).
+        close_handlers();
+        still_open = wait_closed(&zap_handlers, Some(deadline));
+    }
     if !still_open.is_empty() {
         let _ = report.send(Err(Error::TimedOut(format!(
             "{} still closing: {}",
             plural(still_open.len(), "transport"),
             still_open.join(", ")
         ))));
-        wait_closed(&transports, None);
+        wait_closed(&others, None);
+        close_handlers();
+        wait_closed(&zap_handlers, None);
         ZmqBackend::settle_releases(Instant::now() + Duration::from_secs(1));
         drop(ctx);
         return;
@@ -356,16 +368,20 @@ fn end_context(ctx: zmq::Context, process: Option<u64>, deadline: Instant, repor
     let _ = report.send(terminate(ctx, deadline));
 }
 
-/// Closes every open transport on `ctx` and takes back its backend's handle of `ctx`.
-fn close_transports_of(ctx: &zmq::Context, process: Option<u64>) -> Vec<ZmqTransport> {
+/// Takes back the backend's handle of `ctx` of every open transport on `ctx`, and closes
+/// each but the ZAP handlers; returns `(ZAP handlers, the others)`, the handlers still open.
+fn close_transports_of(
+    ctx: &zmq::Context,
+    process: Option<u64>,
+) -> (Vec<ZmqTransport>, Vec<ZmqTransport>) {
     let candidates: Vec<Arc<Shared>> = lock(&REGISTRY)
         .live
         .iter()
         .filter_map(Weak::upgrade)
         .collect();
-    let mut closing = Vec::new();
+    let (mut zap_handlers, mut closing) = (Vec::new(), Vec::new());
     for shared in candidates {
-        let handle = {
+        let (handle, zap_handler) = {
             let mut st = shared.lock();
             let Some(backend) = st.engine.backend_mut() else {
                 continue; // finished already
@@ -380,14 +396,19 @@ fn close_transports_of(ctx: &zmq::Context, process: Option<u64>) -> Vec<ZmqTrans
                 continue;
             }
             // Not the last handle (the caller holds `ctx`), so dropping it never blocks.
-            backend.take_context()
+            let handle = backend.take_context();
+            (handle, st.engine.bindings().contains(ZAP))
         };
         drop(handle);
         let transport = ZmqTransport::from_shared(shared);
-        transport.close();
-        closing.push(transport);
+        if zap_handler {
+            zap_handlers.push(transport);
+        } else {
+            transport.close();
+            closing.push(transport);
+        }
     }
-    closing
+    (zap_handlers, closing)
 }
 
 /// Waits until every transport has finished, or `deadline`; returns a description of each

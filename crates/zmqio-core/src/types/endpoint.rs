@@ -17,6 +17,10 @@ use crate::{Error, Result};
 /// `TCP://` is some other (unsupported) transport to libzmq.
 const TCP_PREFIX: &str = "tcp://";
 
+/// The endpoint libzmq sends ZAP requests to, on the socket's own context (RFC 27); what
+/// `auth::ZAP_ENDPOINT` is.
+pub(crate) const ZAP: &str = "inproc://zeromq.zap.01";
+
 /// Checks what every endpoint given to bind, connect, unbind or disconnect must satisfy
 /// before it is handed to the `zmq` crate: no interior NUL byte, and for `tcp://` a port
 /// that libzmq reads as written.

@@ -96,7 +96,7 @@ use zap::{Policy, Reply, Verdict};
 /// # Ok::<(), zmqio_core::Error>(())
 /// # });
 /// ```
-pub const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
+pub const ZAP_ENDPOINT: &str = crate::types::endpoint::ZAP;
 
 /// A custom decision for requests the address lists admit, for credentials kept elsewhere
 /// (a database, a directory service). Any `Fn(ZapRequest) -> impl Future<Output = Decision>`
