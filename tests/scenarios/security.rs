@@ -406,6 +406,34 @@ scenario! {
 }
 
 scenario! {
+    /// The check for a ZAP handler looks in the wrapped socket's own context: a handler on
+    /// the context the builder was told (or assumes) does not authenticate a socket of
+    /// another one, so the builder refuses; with its real context it accepts.
+    async fn wrapped_socket_zap_check_looks_in_its_own_context() {
+        let with_handler = zmq::Context::new();
+        let auth = authenticator(&with_handler).await;
+        let without = zmq::Context::new();
+        let stranger = without.socket(zmq::PULL).unwrap();
+        let built = zmqio::create_zmq_stream(zmq::PULL)
+            .zmq_sock(stranger)
+            .context(with_handler.clone()) // not its context
+            .setsockopt(opt::ZapDomain, "global".into())
+            .await;
+        assert!(matches!(built, Err(Error::InvalidState(_))), "{built:?}");
+
+        let own = with_handler.socket(zmq::PULL).unwrap();
+        let built = zmqio::create_zmq_stream(zmq::PULL)
+            .zmq_sock(own)
+            .context(with_handler.clone())
+            .setsockopt(opt::ZapDomain, "global".into())
+            .await
+            .unwrap();
+        close([built]).await;
+        auth.stop().await;
+    }
+}
+
+scenario! {
     // libzmq consults the handler for NULL only when the server has a ZapDomain: without
     // one, a denied address connects and the handler sees no request.
     async fn null_without_zap_domain_does_not_consult_the_handler() {

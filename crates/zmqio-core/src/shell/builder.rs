@@ -139,6 +139,7 @@ impl SocketSpec {
         // For the ZAP handler check: the context the socket is in (`None`: the process-wide
         // one, which a wrapped socket without `context` is assumed to be in).
         let context = self.context.clone();
+        let wrapped = self.socket.is_some();
         let backend = match self.socket {
             Some(s) => {
                 // A thread-safe (draft) socket (SERVER, CLIENT, RADIO, ...) has no ZMQ_FD
@@ -177,8 +178,8 @@ impl SocketSpec {
             apply(&mut engine)?;
         }
         if !self.zap_handler_optional {
-            if let Some(socket) = engine.backend().and_then(|b| b.socket()) {
-                shell::auth::check_zap_handler(socket, context.as_ref())?;
+            if let Some(backend) = engine.backend_mut() {
+                shell::auth::check_zap_handler(backend, context.as_ref(), wrapped)?;
             }
         }
         for ep in &self.binds {

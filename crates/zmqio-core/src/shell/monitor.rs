@@ -365,6 +365,18 @@ pub(crate) fn zmq_mask(events: Option<MonitorEvents>) -> i32 {
 /// bind a monitor of *no* events (one that never sends, not even when stopped) and tries to
 /// bind the same inproc endpoint in `ctx`: only the same context refuses it as in use.
 fn check_context(socket: &mut ZmqBackend, ctx: &zmq::Context) -> Result<()> {
+    if in_context(socket, ctx)? {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument(
+            "cannot monitor: the socket is not in the context assumed for it; \
+             give its context to the builder with `context()`",
+        ))
+    }
+}
+
+/// Whether `socket` is in `ctx` (the probe of [`check_context`]).
+pub(crate) fn in_context(socket: &mut ZmqBackend, ctx: &zmq::Context) -> Result<bool> {
     let endpoint = next_endpoint();
     retry(|| socket.start_monitor(&endpoint, 0))?;
     let probe = ctx.socket(zmq::PAIR).and_then(|probe| {
@@ -373,11 +385,8 @@ fn check_context(socket: &mut ZmqBackend, ctx: &zmq::Context) -> Result<()> {
     });
     let _ = socket.stop_monitor();
     match probe? {
-        Err(zmq::Error::EADDRINUSE) => Ok(()),
-        Ok(()) => Err(Error::invalid_argument(
-            "cannot monitor: the socket is not in the context assumed for it; \
-             give its context to the builder with `context()`",
-        )),
+        Err(zmq::Error::EADDRINUSE) => Ok(true),
+        Ok(()) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }

@@ -66,7 +66,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use futures::FutureExt;
 
+use crate::engine::{Backend, ZmqBackend};
 use crate::runtime::Runtime;
+use crate::shell::monitor::in_context;
 use crate::shell::trace::{self, ZapSubject};
 use crate::{opt, ConnectionBuilder, Error, Multipart, Result, ZmqProtocol, ZmqTransport};
 
@@ -619,16 +621,30 @@ impl ZmqProtocol for ZapProtocol {
     }
 }
 
-/// Refuses to let `socket` authenticate its peers on a context without a ZAP handler (see
-/// the module docs). `context` is the socket's context, or `None` for the process-wide one.
+/// Refuses to let `backend`'s socket authenticate its peers on a context without a ZAP
+/// handler (see the module docs). `context` is the socket's context as the builder knows it,
+/// or `None` for the process-wide one; for a `wrapped` socket (the user's own) that is only
+/// what the user said, so it is checked first: a handler in another context would not
+/// authenticate this socket's peers.
 pub(crate) fn check_zap_handler(
-    socket: &zmq::Socket,
+    backend: &mut ZmqBackend,
     context: Option<&zmq::Context>,
+    wrapped: bool,
 ) -> Result<()> {
+    let Some(socket) = backend.socket() else {
+        return Ok(());
+    };
     let Some(what) = authenticating(socket)? else {
         return Ok(());
     };
     let ctx = context.cloned().unwrap_or_else(crate::default_context);
+    if wrapped && !in_context(backend, &ctx)? {
+        return Err(Error::invalid_state(format!(
+            "{what} needs a ZAP handler on its context, and the socket is not in the context \
+             assumed for it (the process-wide one, unless given): give its context to the \
+             builder with context(), or call allow_missing_zap_handler()"
+        )));
+    }
     if zap_handler_bound(&ctx)? {
         return Ok(());
     }
