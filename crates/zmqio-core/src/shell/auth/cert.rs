@@ -244,6 +244,12 @@ impl Certificate {
 
     /// The certificate as ZPL text, with the secret key if it has one.
     ///
+    /// A metadata value is quoted with `"`, or with `'` when it holds a `"`. ZPL has no way
+    /// to write a name outside its name characters (letters, digits and `$-_@.&+/`), nor a
+    /// value with a line break or both quote marks: such an entry is left out here, and
+    /// [`save_public`](Self::save_public) and [`save_secret`](Self::save_secret) refuse it
+    /// (so that no metadata can add lines of its own to a certificate file).
+    ///
     /// ```
     /// use zmqio_core::auth::Certificate;
     ///
@@ -271,7 +277,9 @@ impl Certificate {
         }
         out.push_str("#   Written by zmqio\n\nmetadata\n");
         for (name, value) in &self.metadata {
-            out.push_str(&format!("    {name} = \"{value}\"\n"));
+            if let Some(quoted) = zpl_entry_value(name, value) {
+                out.push_str(&format!("    {name} = {quoted}\n"));
+            }
         }
         out.push_str("curve\n");
         out.push_str(&format!("    public-key = \"{}\"\n", self.public_z85()));
@@ -339,6 +347,7 @@ impl Certificate {
     /// ```
     pub fn save_public(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
+        self.check_metadata()?;
         write_file(path, &self.public().to_zpl(), false)
     }
 
@@ -368,7 +377,43 @@ impl Certificate {
                 "a public certificate has no secret key to save",
             ));
         }
+        self.check_metadata()?;
         write_file(path.as_ref(), &self.to_zpl(), true)
+    }
+
+    /// `Err` naming the first metadata entry ZPL cannot hold (see [`to_zpl`](Self::to_zpl)).
+    fn check_metadata(&self) -> Result<()> {
+        match self
+            .metadata
+            .iter()
+            .find(|(name, value)| zpl_entry_value(name, value).is_none())
+        {
+            None => Ok(()),
+            Some((name, value)) => Err(Error::invalid_argument(format!(
+                "certificate metadata {name:?} = {value:?} cannot be written as ZPL: a name \
+                 takes letters, digits and $-_@.&+/ only, a value no line break and not both \
+                 quote marks"
+            ))),
+        }
+    }
+}
+
+/// A metadata value quoted for ZPL, if the entry can be written at all: `name` of ZPL name
+/// characters, `value` without a line break and without both quote marks.
+fn zpl_entry_value(name: &str, value: &str) -> Option<String> {
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "$-_@.&+/".contains(c));
+    if !name_ok || value.contains(['\n', '\r']) {
+        return None;
+    }
+    if !value.contains('"') {
+        Some(format!("\"{value}\""))
+    } else if !value.contains('\'') {
+        Some(format!("'{value}'"))
+    } else {
+        None
     }
 }
 
@@ -637,6 +682,40 @@ mod tests {
         let public = cert.public().to_zpl();
         assert!(!public.contains("secret-key"));
         assert!(!format!("{cert:?}").contains(&z85_encode_key(&[2; 32])));
+    }
+
+    #[test]
+    fn metadata_cannot_add_lines_to_a_certificate_file() {
+        let quoted = Certificate {
+            public_key: [1; 32],
+            secret_key: None,
+            metadata: vec![("said".into(), "a \"quote\"".into())],
+        };
+        // A value with `"` goes in single quotes and comes back as it was.
+        assert_eq!(Certificate::parse(&quoted.to_zpl(), "t").unwrap(), quoted);
+
+        let dir = std::env::temp_dir().join(format!("zmqio-cert-meta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, value) in [
+            ("name", "x\"\ncurve\n    public-key = \"other\""), // a line of its own
+            ("name", "both ' and \""),
+            ("name", "carriage\rreturn"),
+            ("bad name", "x"),
+            ("", "x"),
+        ] {
+            let cert = Certificate {
+                public_key: [1; 32],
+                secret_key: Some([2; 32]),
+                metadata: vec![("ok".into(), "kept".into()), (name.into(), value.into())],
+            };
+            let m = invalid(cert.save_public(dir.join("c.key")));
+            assert!(m.contains("cannot be written as ZPL"), "{m}");
+            invalid(cert.save_secret(dir.join("c.key_secret")));
+            // to_zpl leaves the entry out, and what it writes parses back.
+            let back = Certificate::parse(&cert.to_zpl(), "t").unwrap();
+            assert_eq!(back.metadata, [("ok".to_owned(), "kept".to_owned())]);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
