@@ -434,6 +434,45 @@ scenario! {
 }
 
 scenario! {
+    /// Past `set_handler_limit` calls waiting for the custom handler, a request is answered
+    /// 300 at once instead of adding work; a call that ends frees its place.
+    async fn handler_limit_answers_300_past_it() {
+        use std::sync::{Arc, Mutex};
+        use futures::channel::oneshot;
+        let ctx = zmq::Context::new();
+        let auth = authenticator(&ctx).await;
+        auth.set_handler_limit(1);
+        let (entered_tx, entered) = oneshot::channel::<()>();
+        let (release, gate) = oneshot::channel::<()>();
+        let first_call = Arc::new(Mutex::new(Some((entered_tx, gate))));
+        auth.set_handler(move |_request: ZapRequest| {
+            let first = first_call.lock().unwrap().take();
+            async move {
+                if let Some((entered_tx, gate)) = first {
+                    let _ = entered_tx.send(());
+                    let _ = gate.await; // the first call waits until released
+                }
+                Decision::Accept("user".into())
+            }
+        });
+        let (mut srv, ep) = server(&ctx, plain_server).await;
+        let first = client(&ctx, &ep, plain_client("a", "b")).await;
+        timeout(HANDSHAKE, entered).await.expect("the handler was called").unwrap();
+
+        let second = client(&ctx, &ep, plain_client("a", "b")).await;
+        refused(&mut srv, &second, 300, "over the limit").await;
+        close([second]).await;
+
+        release.send(()).unwrap();
+        admitted(&mut srv, &first, "the waiting one").await;
+        let third = client(&ctx, &ep, plain_client("a", "b")).await;
+        admitted(&mut srv, &third, "its place is free again").await;
+        close([first, third, srv]).await;
+        auth.stop().await;
+    }
+}
+
+scenario! {
     // libzmq consults the handler for NULL only when the server has a ZapDomain: without
     // one, a denied address connects and the handler sees no request.
     async fn null_without_zap_domain_does_not_consult_the_handler() {

@@ -60,7 +60,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -191,6 +191,41 @@ struct Inner {
     handler: Mutex<Option<Arc<dyn ZapHandler>>>,
     accepted: AtomicU64,
     refused: AtomicU64,
+    /// Calls of the custom handler not yet answered, and how many may be.
+    pending: AtomicUsize,
+    handler_limit: AtomicUsize,
+}
+
+/// How many calls of the custom handler may wait at a time unless
+/// [`Authenticator::set_handler_limit`] says otherwise.
+///
+/// ```
+/// assert_eq!(zmqio_core::auth::DEFAULT_HANDLER_LIMIT, 1024);
+/// ```
+pub const DEFAULT_HANDLER_LIMIT: usize = 1024;
+
+/// One call of the custom handler counted in `Inner::pending` until it is dropped (answered,
+/// panicked, or dropped with its task).
+struct PendingCall(Arc<Inner>);
+
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        self.0.pending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl PendingCall {
+    /// A slot for one more call, unless the limit is reached.
+    fn take(inner: &Arc<Inner>) -> Option<Self> {
+        let limit = inner.handler_limit.load(Ordering::Acquire);
+        inner
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(inner.clone()))
+    }
 }
 
 impl Authenticator {
@@ -225,6 +260,8 @@ impl Authenticator {
             handler: Mutex::new(None),
             accepted: AtomicU64::new(0),
             refused: AtomicU64::new(0),
+            pending: AtomicUsize::new(0),
+            handler_limit: AtomicUsize::new(DEFAULT_HANDLER_LIMIT),
         });
         let protocol = ZapProtocol {
             inner: inner.clone(),
@@ -398,6 +435,29 @@ impl Authenticator {
     /// ```
     pub fn clear_handler(&self) {
         *lock(&self.inner.handler) = None;
+    }
+
+    /// At most `limit` calls of the custom handler wait for their decision at a time
+    /// (default [`DEFAULT_HANDLER_LIMIT`]); a request past it is answered at once with status
+    /// 300 (temporary error): libzmq drops that connection and the client retries later. So a
+    /// flood of handshakes against a slow handler (a database lookup) holds a bounded amount
+    /// of work. `0` answers every request for the handler that way.
+    ///
+    /// ```
+    /// # mod doc { include!("../doctest_support.rs"); }
+    /// # doc::run(async {
+    /// use zmqio_core::auth::Authenticator;
+    ///
+    /// let ctx = zmq::Context::new();
+    /// // With an adapter: `start_authenticator(&ctx)`.
+    /// let auth = Authenticator::start(doc::rt(), &ctx).await?;
+    /// auth.set_handler_limit(64); // a database that takes 64 lookups at a time
+    /// auth.stop().await;
+    /// # Ok::<(), zmqio_core::Error>(())
+    /// # });
+    /// ```
+    pub fn set_handler_limit(&self, limit: usize) {
+        self.inner.handler_limit.store(limit, Ordering::Release);
     }
 
     /// How many handshakes were admitted so far.
@@ -583,6 +643,16 @@ impl ZmqProtocol for ZapProtocol {
         match (verdict, handler) {
             (Verdict::Reply(reply), _) => self.inner.send(transport, envelope, reply, &subject),
             (Verdict::AskHandler, Some(handler)) => {
+                let Some(slot) = PendingCall::take(&self.inner) else {
+                    // A flood of handshakes must not grow the handler's work without bound.
+                    let reply = Reply {
+                        request_id: request.request_id,
+                        decision: Decision::TemporaryError(
+                            "too many authentications pending".into(),
+                        ),
+                    };
+                    return self.inner.send(transport, envelope, reply, &subject);
+                };
                 let request_id = request.request_id.clone();
                 // A handler that panics, now or when polled, refuses (500) and harms nothing.
                 let decision =
@@ -599,6 +669,7 @@ impl ZmqProtocol for ZapProtocol {
                             .unwrap_or_else(|_| panicked()),
                         Err(_) => panicked(),
                     };
+                    drop(slot);
                     inner.send(
                         &transport,
                         envelope,
