@@ -459,9 +459,12 @@ scenario! {
         let first = client(&ctx, &ep, plain_client("a", "b")).await;
         timeout(HANDSHAKE, entered).await.expect("the handler was called").unwrap();
 
-        let second = client(&ctx, &ep, plain_client("a", "b")).await;
-        refused(&mut srv, &second, 300, "over the limit").await;
-        close([second]).await;
+        // On a server of its own: its client retries after each 300, and the monitor events
+        // of those retries must not mix with the first client's.
+        let (mut srv2, ep2) = server(&ctx, plain_server).await;
+        let second = client(&ctx, &ep2, plain_client("a", "b")).await;
+        refused(&mut srv2, &second, 300, "over the limit").await;
+        close([second, srv2]).await;
 
         release.send(()).unwrap();
         admitted(&mut srv, &first, "the waiting one").await;
