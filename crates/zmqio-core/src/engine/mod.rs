@@ -338,9 +338,10 @@ impl<B: Backend> Engine<B> {
         self.dropped_unroutable
     }
 
-    /// Counts in [`dropped_unroutable`](Self::dropped_unroutable) a message the caller
-    /// dropped after `write` refused it for its destination (the proxy does, as a ROUTER
-    /// without `RouterMandatory` would), and reports it like a queued one.
+    /// Counts in [`dropped_unroutable`](Self::dropped_unroutable) a message dropped because
+    /// libzmq refused its destination, and reports it: a queued one (`flush`), or one the
+    /// caller dropped after `write` refused it (the proxy does, as a ROUTER without
+    /// `RouterMandatory` would).
     pub(crate) fn note_unroutable(&mut self, routing_id: Option<&Bytes>) {
         self.dropped_unroutable += 1;
         crate::types::trace::message_unroutable(
@@ -933,12 +934,7 @@ impl<B: Backend> Engine<B> {
                     let (bytes, weight) = bytes_and_weight(&head);
                     self.queued_bytes -= bytes;
                     self.queued_weight -= weight;
-                    self.dropped_unroutable += 1;
-                    crate::types::trace::message_unroutable(
-                        self.socket_type,
-                        head.first(),
-                        self.dropped_unroutable,
-                    );
+                    self.note_unroutable(head.first());
                     self.progress = true;
                     self.maybe_resume();
                 }

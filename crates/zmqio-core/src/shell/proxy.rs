@@ -333,26 +333,24 @@ fn pass(
         if let Some(c) = capture.as_deref_mut() {
             Pin::new(c).start_send(msg.clone())?;
         }
-        // The routing id, for the report of a message `to` cannot route (only kept when
-        // there is a report to make).
+        // The routing id, for the report of a message `to` cannot route: kept only where
+        // there is a report to make and `to` routes by id (ROUTER, STREAM).
         #[cfg(feature = "tracing")]
-        let routing_id = msg.first().cloned();
+        let routing_id = matches!(to.transport().socket_type(), zmq::ROUTER | zmq::STREAM)
+            .then(|| msg.first().cloned())
+            .flatten();
         #[cfg(not(feature = "tracing"))]
         let routing_id: Option<bytes::Bytes> = None;
         forwarded.fetch_add(1, Ordering::Relaxed);
-        match Pin::new(&mut *to).start_send(msg) {
-            Ok(()) => {}
-            Err(Error::Zmq(zmq::Error::EHOSTUNREACH)) => {
-                // About this message only (a ROUTER with `RouterMandatory`, and a routing id
-                // no peer has, e.g. a client that left): dropped and counted, as it would be
-                // had it waited in the queue first; the proxy goes on.
-                forwarded.fetch_sub(1, Ordering::Relaxed);
-                to.transport().note_unroutable(routing_id.as_ref());
-            }
-            Err(e) => {
-                forwarded.fetch_sub(1, Ordering::Relaxed);
+        if let Err(e) = Pin::new(&mut *to).start_send(msg) {
+            forwarded.fetch_sub(1, Ordering::Relaxed);
+            if e != Error::Zmq(zmq::Error::EHOSTUNREACH) {
                 return Err(e);
             }
+            // About this message only (a ROUTER with `RouterMandatory`, and a routing id no
+            // peer has, e.g. a client that left): dropped and counted, as it would be had it
+            // waited in the queue first; the proxy goes on.
+            to.transport().note_unroutable(routing_id.as_ref());
         }
     }
     Ok(Pass { budget_spent: true })
