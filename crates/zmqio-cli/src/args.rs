@@ -310,7 +310,8 @@ pub(crate) struct SendArgs {
     /// PUB, XPUB: wait until a subscription has arrived before the first message
     #[arg(long)]
     pub(crate) wait_subscriber: bool,
-    /// REQ: give up when a reply takes longer than this, in ms (status 1)
+    /// REQ: give up when a reply takes longer than this, in ms (status 1); the unanswered
+    /// request is dropped, even if no peer has taken it yet
     #[arg(long, value_name = "MS")]
     pub(crate) timeout: Option<u64>,
     /// How to print REQ's replies

@@ -430,6 +430,33 @@ fn json_output_parses_back_with_binary_and_quoted_frames() {
 }
 
 #[test]
+fn req_timeout_with_no_peer_gives_up_and_exits() {
+    watchdog(60, || {
+        // Nothing listens there: the request never leaves libzmq. Giving up must not wait
+        // for a peer to take it (LINGER's default is forever).
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ep = format!("ipc://{}/nobody.sock", dir.path().display());
+        let started = Instant::now();
+        zmqio()
+            .args([
+                "send",
+                "--type",
+                "REQ",
+                "--connect",
+                &ep,
+                "--timeout",
+                "300",
+                "ping",
+            ])
+            .timeout(Duration::from_secs(15))
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("no reply within 300 ms"));
+        assert!(started.elapsed() < Duration::from_secs(15));
+    });
+}
+
+#[test]
 fn ctrl_c_on_send_still_delivers_what_was_accepted() {
     watchdog(60, || {
         // No peer yet: the first message waits in the queue; the second is 60 s away.

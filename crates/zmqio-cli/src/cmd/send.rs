@@ -10,7 +10,7 @@ use crate::args::{type_name, SendArgs};
 use crate::error::{failed, usage, CliResult};
 use crate::output::{message_line, parse_hex, Out, Printed};
 use crate::socket::{lost_error, open, Extra, Sock, Spec, Waited};
-use crate::zmqio::{zmq::SocketType, Multipart};
+use crate::zmqio::{opt, zmq::SocketType, Multipart};
 
 /// Where the messages come from.
 enum Source {
@@ -100,6 +100,13 @@ pub(crate) async fn run(a: SendArgs) -> CliResult {
         Source::Frames(Multipart::from(frames), a.repeat)
     };
     let end = send_all(&mut sock, &a, label, &mut source).await;
+    if let Ok(End::TimedOut(_)) = end {
+        // Giving up drops the unanswered request: left in libzmq with the default LINGER
+        // (forever), it would hold the end of the program until a peer came to take it.
+        let t = sock.transport();
+        let _ = t.setsockopt(opt::Linger, 0);
+        t.abort();
+    }
     let finished = sock.finish().await;
     match end? {
         End::TimedOut(ms) => Err(failed(format!("{label}: no reply within {ms} ms"))),
