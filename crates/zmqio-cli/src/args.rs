@@ -78,7 +78,9 @@ Examples:
 const SEND_HELP: &str = "\
 The FRAMEs make one message (a multipart message when there are several). With --stdin,
 each line of standard input is one message of one frame. REQ prints each reply (see
---format) before sending the next request.
+--format) before sending the next request. A ROUTER's first FRAME is the routing id of the
+peer to send to; the message waits until a peer with that id is connected (Ctrl-C gives up,
+status 1).
 
 PUB and the slow joiner: a PUB drops every message sent before a subscriber has connected
 and its subscription has arrived, so 'zmqio send --type PUB' right after starting a

@@ -99,7 +99,8 @@ pub(crate) struct Spec<'a> {
 /// Options a command sets for its own reasons.
 #[derive(Debug, Clone)]
 pub(crate) enum Extra {
-    /// ROUTER: queue a message for a peer not connected yet instead of dropping it.
+    /// ROUTER: refuse a message for a routing id with no connection (`EHOSTUNREACH`) instead
+    /// of dropping it silently; `send` retries it until the peer is there.
     RouterMandatory,
 }
 

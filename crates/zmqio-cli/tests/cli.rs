@@ -457,6 +457,90 @@ fn req_timeout_with_no_peer_gives_up_and_exits() {
 }
 
 #[test]
+fn router_send_waits_for_its_peer_and_delivers() {
+    watchdog(90, || {
+        // Connecting: the first write comes before the handshake has finished.
+        let mut dealer = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "DEALER",
+            "--routing-id",
+            "bob",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--count",
+            "2",
+        ]);
+        let ep = dealer.bound();
+        run(&[
+            "send",
+            "--type",
+            "ROUTER",
+            "--connect",
+            &ep,
+            "bob",
+            "hello",
+            "--repeat",
+            "2",
+        ])
+        .success();
+        let (status, out, err) = dealer.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(out, vec!["hello"; 2]);
+
+        // Binding: the peer comes after the ROUTER has said it waits for it.
+        let mut router = Proc::zmqio(&[
+            "send",
+            "--type",
+            "ROUTER",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "alice",
+            "hi",
+        ]);
+        let ep = router.bound();
+        router.stderr_until("no peer with routing id alice yet");
+        let mut dealer = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "DEALER",
+            "--routing-id",
+            "alice",
+            "--connect",
+            &ep,
+            "--count",
+            "1",
+        ]);
+        let (status, out, err) = dealer.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(out, vec!["hi"]);
+        let (status, _, err) = router.finish();
+        assert!(status.success(), "{err:?}");
+
+        // Ctrl-C while waiting: an error that names the routing id, status 1.
+        let mut router = Proc::zmqio(&[
+            "send",
+            "--type",
+            "ROUTER",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "carol",
+            "hi",
+        ]);
+        router.bound();
+        router.stderr_until("no peer with routing id carol yet");
+        router.interrupt();
+        let (status, _, err) = router.finish();
+        assert_eq!(status.code(), Some(1), "{err:?}");
+        assert!(
+            err.iter()
+                .any(|l| l.contains("no peer with routing id carol: the message was not sent")),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
 fn ctrl_c_on_send_still_delivers_what_was_accepted() {
     watchdog(60, || {
         // No peer yet: the first message waits in the queue; the second is 60 s away.

@@ -2,15 +2,15 @@
 
 use std::convert::Infallible;
 use std::future::pending;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::args::{type_name, SendArgs};
+use crate::args::{type_name, Format, SendArgs};
 use crate::error::{failed, usage, CliResult};
 use crate::output::{message_line, parse_hex, Out, Printed};
 use crate::socket::{lost_error, open, Extra, Sock, Spec, Waited};
-use crate::zmqio::{opt, zmq::SocketType, Multipart};
+use crate::zmqio::{self, opt, zmq, zmq::SocketType, Multipart};
 
 /// Where the messages come from.
 enum Source {
@@ -83,7 +83,8 @@ pub(crate) async fn run(a: SendArgs) -> CliResult {
     }
     let mut extra = Vec::new();
     if ty == SocketType::ROUTER {
-        // Queue a message for a peer that has not connected yet instead of dropping it.
+        // Refuse a message for a peer that is not there (yet) instead of dropping it: the
+        // send loop retries it (`write_routed`).
         extra.push(Extra::RouterMandatory);
     }
     if a.wait_subscriber && ty == SocketType::PUB {
@@ -107,7 +108,15 @@ pub(crate) async fn run(a: SendArgs) -> CliResult {
         let _ = t.setsockopt(opt::Linger, 0);
         t.abort();
     }
+    let t = sock.transport().clone();
     let finished = sock.finish().await;
+    // A message that waited in zmqio's queue (a slow peer) and whose peer then left.
+    let unroutable = t.dropped_unroutable();
+    if unroutable > 0 && end.is_ok() && finished.is_ok() {
+        return Err(failed(format!(
+            "{label}: dropped {unroutable} messages whose peer left before taking them"
+        )));
+    }
     match end? {
         End::TimedOut(ms) => Err(failed(format!("{label}: no reply within {ms} ms"))),
         End::Done | End::Interrupted => finished,
@@ -167,7 +176,13 @@ async fn send_all(
         };
         let t = sock.transport().clone();
         let bytes = msg.byte_len();
-        t.write(msg).map_err(|e| lost_error(label, Some(e)))?;
+        if ty == SocketType::ROUTER {
+            if let Some(end) = write_routed(sock, msg, a, label).await? {
+                return Ok(end);
+            }
+        } else {
+            t.write(msg).map_err(|e| lost_error(label, Some(e)))?;
+        }
         sent += 1;
         if a.opts.verbose {
             eprintln!("zmqio: {label}: sent message {sent} ({bytes} bytes)");
@@ -202,6 +217,53 @@ async fn send_all(
                     Waited::Lost(e) => return Err(lost_error(label, e)),
                 }
             }
+        }
+    }
+}
+
+/// How often a ROUTER retries a message whose peer is not there yet, in ms.
+const ROUTER_RETRY_MS: u64 = 10;
+
+/// Writes a ROUTER's message once its peer is there; `Some` if the command must end first.
+///
+/// With `RouterMandatory`, libzmq refuses (`EHOSTUNREACH`) a message for a routing id that
+/// has no connection, which is also the case for a connect whose handshake has not finished.
+/// The message is retried until the peer comes (said on stderr after a second); Ctrl-C ends
+/// the wait with an error naming the routing id.
+async fn write_routed(
+    sock: &mut Sock,
+    msg: Multipart,
+    a: &SendArgs,
+    label: &str,
+) -> CliResult<Option<End>> {
+    let started = Instant::now();
+    let mut hinted = false;
+    loop {
+        match sock.transport().write(msg.clone()) {
+            Ok(()) => return Ok(None),
+            Err(zmqio::Error::Zmq(zmq::Error::EHOSTUNREACH)) => {}
+            Err(e) => return Err(lost_error(label, Some(e))),
+        }
+        let id = || {
+            let id = msg.first().map(|f| f.to_vec()).unwrap_or_default();
+            message_line(&Multipart::from([id]), Format::Text)
+        };
+        if !hinted && started.elapsed() >= Duration::from_secs(1) {
+            hinted = true;
+            eprintln!(
+                "zmqio: {label}: no peer with routing id {} yet; waiting for it (Ctrl-C ends)",
+                id()
+            );
+        }
+        match pause(sock, ROUTER_RETRY_MS, a, label).await? {
+            None => {}
+            Some(End::Interrupted) => {
+                return Err(failed(format!(
+                    "{label}: no peer with routing id {}: the message was not sent",
+                    id()
+                )))
+            }
+            Some(end) => return Ok(Some(end)),
         }
     }
 }
