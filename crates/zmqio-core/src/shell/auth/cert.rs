@@ -327,7 +327,8 @@ impl Certificate {
         Self::parse(&text, &origin)
     }
 
-    /// Writes the public certificate (never the secret key) to `path`.
+    /// Writes the public certificate (never the secret key) to `path`, replacing what is
+    /// there as [`save_secret`](Self::save_secret) does.
     ///
     /// # Errors
     ///
@@ -353,6 +354,9 @@ impl Certificate {
 
     /// Writes the secret certificate to `path`, readable by its owner only (mode 0600 on
     /// Unix).
+    ///
+    /// A file or symbolic link already at `path` is replaced, never written through: the
+    /// certificate goes to a new file in the same directory, which is renamed over `path`.
     ///
     /// # Errors
     ///
@@ -512,20 +516,57 @@ fn io_error(path: &Path, e: io::Error) -> Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display())).into()
 }
 
+/// Writes `text` to `path` whole, through a new file in the same directory renamed over it.
+///
+/// Writing into `path` itself would keep the mode of a file already there (a 0644 file
+/// would then hold a secret key) and would follow a symbolic link planted at `path`. The
+/// new file is created exclusively (never an existing file or link), mode 0600 for a
+/// secret from its first byte on Unix, synced, then renamed: `path` is replaced, never
+/// written through, and a reader sees the old file or the new one, never half of it.
 fn write_file(path: &Path, text: &str, secret: bool) -> Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut file = options.open(path).map_err(|e| io_error(path, e))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| io_error(path, e))
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid_argument(format!("{}: not a file name", path.display())))?;
+    let dir = path.parent().unwrap_or_else(|| Path::new(""));
+    let (temp, mut file) = loop {
+        let mut temp_name = std::ffi::OsString::from(".");
+        temp_name.push(name);
+        temp_name.push(format!(
+            ".{}.{}.tmp",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let temp = dir.join(temp_name);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        if secret {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = secret;
+        match options.open(&temp) {
+            Ok(file) => break (temp, file),
+            // A leftover of this process id's earlier life: take the next name.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(io_error(path, e)),
+        }
+    };
+    let written = file
+        .write_all(text.as_bytes())
+        .and_then(|()| file.sync_all())
+        .and_then(|()| {
+            drop(file);
+            std::fs::rename(&temp, path)
+        });
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&temp);
+        io_error(path, e)
+    })
 }
 
 /// One `name [= value]` line of a ZPL file, with the names of its enclosing sections.
@@ -799,6 +840,42 @@ mod tests {
             CurveAllow::Keys(keys)
         );
         assert!(a.public().save_secret(dir.join("x")).is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // Over a world-readable file: replaced by an owner-only one.
+            let old = dir.join("old.key_secret");
+            std::fs::write(&old, "old").unwrap();
+            std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+            a.save_secret(&old).unwrap();
+            let mode = std::fs::metadata(&old).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "kept the old file's mode: {mode:o}");
+            assert_eq!(Certificate::load(&old).unwrap(), a);
+            // Over a symbolic link: the link is replaced, its target is not written.
+            let target = dir.join("target.txt");
+            std::fs::write(&target, "target").unwrap();
+            let link = dir.join("link.key_secret");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            a.save_secret(&link).unwrap();
+            assert_eq!(std::fs::read_to_string(&target).unwrap(), "target");
+            assert!(!std::fs::symlink_metadata(&link).unwrap().is_symlink());
+            assert_eq!(Certificate::load(&link).unwrap(), a);
+            // A directory that is not there: an error naming the file, nothing left behind.
+            let missing = dir.join("no-such-dir").join("a.key");
+            match a.save_public(&missing) {
+                Err(Error::Io(e)) => assert!(e.to_string().contains("a.key"), "{e}"),
+                other => panic!("{other:?}"),
+            }
+            let leftovers: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+                .collect();
+            assert!(leftovers.is_empty(), "{leftovers:?}");
+            std::fs::remove_file(&old).unwrap();
+            std::fs::remove_file(&link).unwrap();
+            std::fs::remove_file(&target).unwrap();
+        }
 
         std::fs::write(dir.join("c.key"), "curve\n  public-key = 1\n").unwrap();
         let msg = invalid(load_certificates(&dir));
