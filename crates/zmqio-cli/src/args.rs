@@ -409,8 +409,8 @@ pub(crate) struct BenchArgs {
     /// The workload
     #[arg(short = 't', long = "type", value_name = "TYPE", value_enum)]
     pub(crate) workload: Workload,
-    /// Message size in bytes
-    #[arg(short, long, value_name = "B", default_value_t = 64)]
+    /// Message size in bytes (at most 256 MiB)
+    #[arg(short, long, value_name = "B", default_value_t = 64, value_parser = parse_bench_size)]
     pub(crate) size: usize,
     /// Messages (round trips for req-rep)
     #[arg(short = 'n', long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -629,6 +629,17 @@ fn parse_capture(s: &str) -> Result<(String, bool), String> {
         Some(b'>') => Ok((parse_endpoint(&s[1..])?, false)),
         Some(b'@') => Ok((parse_endpoint(&s[1..])?, true)),
         _ => Ok((parse_endpoint(s)?, true)),
+    }
+}
+
+/// The largest `zmqio bench --size`: the payload is allocated once, and libzmq holds a few
+/// messages of it in flight.
+const MAX_BENCH_SIZE: usize = 256 << 20;
+
+fn parse_bench_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n <= MAX_BENCH_SIZE => Ok(n),
+        _ => Err(format!("a size in bytes, 0 to {MAX_BENCH_SIZE} (256 MiB)")),
     }
 }
 

@@ -1115,6 +1115,36 @@ fn bench_reports_rates_and_latency() {
 }
 
 #[test]
+fn bench_survives_a_closed_stdout_and_a_huge_count() {
+    watchdog(120, || {
+        // Nobody reads the report: not a panic, not an error. (The watchdog bounds the wait.)
+        let mut child = Command::new(env!("CARGO_BIN_EXE_zmqio"))
+            .args(["bench", "--type", "req-rep", "--count", "20"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("zmqio bench");
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("zmqio bench");
+        assert!(output.status.success(), "{output:?}");
+
+        // The largest count runs (until Ctrl-C) instead of reserving room for every sample.
+        let max = u64::MAX.to_string();
+        let bench = Proc::zmqio(&["bench", "--type", "req-rep", "--count", &max]);
+        // Long enough for the sockets to connect and the round trips to start.
+        thread::sleep(Duration::from_millis(500));
+        bench.interrupt();
+        let (status, _, err) = bench.finish();
+        assert_eq!(status.code(), Some(130), "{err:?}");
+        assert!(
+            err.iter().any(|l| l.contains("bench: interrupted")),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
 fn bad_arguments_exit_2_with_one_line_naming_the_argument() {
     watchdog(120, || {
         let key39 = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf";
@@ -1231,6 +1261,16 @@ fn bad_arguments_exit_2_with_one_line_naming_the_argument() {
                 "--plain",
             ),
             (&["keygen", "--out", "/tmp"], "NAME"),
+            (
+                &[
+                    "bench",
+                    "--type",
+                    "push-pull",
+                    "--size",
+                    "18446744073709551615",
+                ],
+                "--size",
+            ),
             (
                 &[
                     "recv",

@@ -13,6 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{BenchArgs, BenchTransport, Workload};
 use crate::error::{failed, CliError, CliResult};
+use crate::output::Out;
 use crate::socket::interrupted;
 use crate::zmqio::{self, zmq, zmq::SocketType, ZmqStream};
 
@@ -38,7 +39,8 @@ pub(crate) async fn run(a: BenchArgs) -> CliResult {
         .await
         .map_err(|e| failed(format!("closing the context: {e}")))?;
     let report = result?;
-    println!("{report}");
+    // A closed pipe (`zmqio bench ... | head -0`) is not an error: nobody reads the report.
+    Out::new().line(&report)?;
     Ok(())
 }
 
@@ -220,7 +222,8 @@ async fn latency(
         }
         Ok::<_, zmqio::Error>(rep)
     });
-    let mut samples = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    // Room for the first million up front (16 MiB); a longer run grows as it goes.
+    let mut samples = Vec::with_capacity(usize::try_from(count.min(1 << 20)).unwrap_or(0));
     for i in 0..count {
         let t0 = Instant::now();
         req.write(payload.clone()).map_err(bench_error)?;
