@@ -98,10 +98,29 @@ fn parse() -> Result<Cli, ExitCode> {
             Err(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{}", one_line(&e.render().to_string()));
+            eprintln!("{}", one_line(&rendered(&e)));
             Err(ExitCode::from(2))
         }
     }
+}
+
+/// The arguments whose values are secrets: a value refused there is named, never shown
+/// (stderr ends up in logs and terminals' scrollback).
+const SECRET_ARGS: &[&str] = &["--curve-secret-key", "--plain", "--plain-users"];
+
+/// clap's error as text, without the value when a secret argument's value was refused.
+fn rendered(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+        let name = arg.split([' ', '=']).next().unwrap_or(arg);
+        if SECRET_ARGS.contains(&name) {
+            let why = std::error::Error::source(e)
+                .map(|s| format!(": {s}"))
+                .unwrap_or_default();
+            return format!("error: invalid value for '{arg}' (not shown: it holds a secret){why}");
+        }
+    }
+    e.render().to_string()
 }
 
 /// clap's error without its usage and hint lines, on one line: `error: the following
@@ -136,5 +155,45 @@ mod tests {
         let line = one_line(&e.render().to_string());
         assert!(!line.contains('\n'));
         assert!(line.contains("--type"), "{line}");
+    }
+
+    #[test]
+    fn a_refused_secret_is_named_but_not_shown() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["--plain", ":hunter2"], "hunter2"),
+            (
+                &["--plain-server", "--plain-users", "alice:pw1,:hunter2"],
+                "hunter2",
+            ),
+            (
+                &[
+                    "--curve-server",
+                    "--curve-secret-key",
+                    "s3cretKEYs3cretKEYs3cretKEY",
+                ],
+                "s3cret",
+            ),
+        ];
+        for (extra, secret) in cases {
+            let mut args = vec![
+                "zmqio",
+                "recv",
+                "--type",
+                "PULL",
+                "--bind",
+                "tcp://127.0.0.1:*",
+            ];
+            args.extend_from_slice(extra);
+            let e = Cli::command().try_get_matches_from(args).unwrap_err();
+            let line = one_line(&rendered(&e));
+            assert!(!line.contains(secret), "{line}");
+            assert!(line.contains(extra[extra.len() - 2]), "{line}");
+            assert!(line.contains("not shown"), "{line}");
+        }
+        // Other arguments keep clap's message with the value.
+        let e = Cli::command()
+            .try_get_matches_from(["zmqio", "recv", "--type", "PULL", "--bind", "bogus"])
+            .unwrap_err();
+        assert!(rendered(&e).contains("'bogus'"));
     }
 }
