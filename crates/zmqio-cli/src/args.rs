@@ -291,7 +291,7 @@ pub(crate) struct SendArgs {
     /// Send each line of standard input as a message of one frame
     #[arg(long)]
     pub(crate) stdin: bool,
-    /// The FRAMEs are hex (e.g. 00ff or 0x00ff), not text
+    /// The FRAMEs (or, with --stdin, the lines) are hex (e.g. 00ff or 0x00ff), not text
     #[arg(long)]
     pub(crate) hex: bool,
     /// Send the message this many times

@@ -215,6 +215,40 @@ fn push_into_pull_delivers_every_message() {
 }
 
 #[test]
+fn stdin_lines_are_hex_with_hex() {
+    watchdog(60, || {
+        let mut recv = Proc::zmqio(&[
+            "recv",
+            "--type",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--count",
+            "2",
+        ]);
+        let ep = recv.bound();
+        let mut send = Proc::zmqio(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--stdin",
+            "--hex",
+        ]);
+        let stdin = send.stdin.as_mut().expect("stdin");
+        // The third line is not hex: an error naming it, after the first two went out.
+        stdin.write_all(b"00ff\n0x6869\nzz\n").expect("write stdin");
+        let (status, _, err) = send.finish();
+        assert_eq!(status.code(), Some(2), "{err:?}");
+        assert!(err.iter().any(|l| l.contains("line 3 of stdin")), "{err:?}");
+        let (status, out, err) = recv.finish();
+        assert!(status.success(), "{err:?}");
+        assert_eq!(out, vec!["0x00ff", "hi"]);
+    });
+}
+
+#[test]
 fn pub_into_sub_sends_only_the_subscribed_topic() {
     watchdog(60, || {
         let mut recv = Proc::zmqio(&[

@@ -17,7 +17,13 @@ enum Source {
     /// The FRAMEs, this many more times.
     Frames(Multipart, u64),
     /// Lines of stdin, as bytes (a line need not be UTF-8).
-    Stdin(tokio::io::Split<BufReader<tokio::io::Stdin>>),
+    Stdin {
+        lines: tokio::io::Split<BufReader<tokio::io::Stdin>>,
+        /// Each line is hex (`--hex`), not the frame itself.
+        hex: bool,
+        /// Lines read so far, for messages.
+        read: u64,
+    },
 }
 
 impl Source {
@@ -29,15 +35,28 @@ impl Source {
                 *left -= 1;
                 Ok(Some(msg.clone()))
             }
-            Self::Stdin(lines) => match lines.next_segment().await {
-                Ok(line) => Ok(line.map(|mut l| {
-                    if l.last() == Some(&b'\r') {
-                        l.pop();
-                    }
-                    Multipart::from([l])
-                })),
-                Err(e) => Err(failed(format!("cannot read stdin: {e}"))),
-            },
+            Self::Stdin { lines, hex, read } => {
+                let line = lines
+                    .next_segment()
+                    .await
+                    .map_err(|e| failed(format!("cannot read stdin: {e}")))?;
+                let Some(mut line) = line else {
+                    return Ok(None);
+                };
+                *read += 1;
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                if *hex {
+                    let text = String::from_utf8_lossy(&line);
+                    line = parse_hex(text.trim()).map_err(|e| {
+                        usage(format!(
+                            "invalid value on line {read} of stdin (--hex): {e}"
+                        ))
+                    })?;
+                }
+                Ok(Some(Multipart::from([line])))
+            }
         }
     }
 }
@@ -96,7 +115,11 @@ pub(crate) async fn run(a: SendArgs) -> CliResult {
     spec.label = label;
     let mut sock = open(spec).await?;
     let mut source = if a.stdin {
-        Source::Stdin(BufReader::new(tokio::io::stdin()).split(b'\n'))
+        Source::Stdin {
+            lines: BufReader::new(tokio::io::stdin()).split(b'\n'),
+            hex: a.hex,
+            read: 0,
+        }
     } else {
         Source::Frames(Multipart::from(frames), a.repeat)
     };
