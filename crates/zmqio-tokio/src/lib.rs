@@ -3,8 +3,9 @@
 //! This crate re-exports all of [`zmqio_core`] and adds the entry points bound to tokio:
 //! [`create_zmq_connection`], [`create_zmq_stream`] and [`resolve_endpoint`]. Code written
 //! against `zmqio_smol` or `zmqio_async_std` compiles against this crate by changing one
-//! `use` line. It needs a tokio runtime with the I/O driver enabled (`enable_io`, or
-//! `#[tokio::main]`), current-thread or multi-thread.
+//! `use` line. It needs a tokio runtime with the I/O driver and timers enabled
+//! (`enable_all`, or `#[tokio::main]`), current-thread or multi-thread; creating a socket
+//! in a runtime without either fails with an error that names the builder call missing.
 //!
 //! # Example
 //!
@@ -93,12 +94,24 @@ unsafe impl Runtime for TokioRuntime {
     /// # Errors
     ///
     /// An `io::Error` when called outside a tokio runtime (there is no reactor to register
-    /// with), or when the reactor refuses the descriptor.
+    /// with), in a runtime built without timers (`enable_time`) or without the I/O driver
+    /// (`enable_io`), or when the reactor refuses the descriptor.
     fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
         if let Err(e) = tokio::runtime::Handle::try_current() {
             return Err(io::Error::other(format!(
                 "zmqio-tokio must be used from inside a tokio runtime: {e}"
             )));
+        }
+        // The driver's back-off and a close's LINGER run on the runtime's timer, and tokio
+        // panics when a `Sleep` is made without one: inside the driver, long after the call
+        // that could have reported it. Find out here, where the error reaches the caller.
+        // (tokio offers no way to ask; its panic message is printed once, by the hook.)
+        let timers = std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)));
+        if timers.is_err() {
+            return Err(io::Error::other(
+                "zmqio-tokio needs a tokio runtime with timers: call `enable_time()` (or \
+                 `enable_all()`) on the runtime builder",
+            ));
         }
         // SAFETY: `fd` is a live socket's ZMQ_FD, and by the contract of `Runtime` (which
         // zmqio, the only caller, upholds) the socket stays open, with this same descriptor,
