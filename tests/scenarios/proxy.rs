@@ -260,3 +260,35 @@ scenario! {
         assert!(running.await.is_ok());
     }
 }
+
+scenario! {
+    /// A capture whose send fails (here a REQ, which refuses a second request before its
+    /// reply: `EFSM`) ends the proxy with that error, but the message it was copying has
+    /// already gone to the other side: the proxy loses nothing it took.
+    async fn proxy_whose_capture_fails_still_forwards_the_message() {
+        let front = bound(zmq::PULL, "tcp://127.0.0.1:*").await;
+        let back = bound(zmq::PUSH, "tcp://127.0.0.1:*").await;
+        let mut rep = bound(zmq::REP, "tcp://127.0.0.1:*").await;
+        let (front_at, back_at, rep_at) = (
+            front.bound_endpoint().unwrap(),
+            back.bound_endpoint().unwrap(),
+            rep.bound_endpoint().unwrap(),
+        );
+        let capture = connected(zmq::REQ, &rep_at).await;
+        let running = rt::spawn(Proxy::new(front, back).capture(capture).run());
+        let producer = connected(zmq::PUSH, &front_at).await;
+        let mut consumer = connected(zmq::PULL, &back_at).await;
+
+        producer.write("one").unwrap();
+        assert_eq!(read(&mut consumer).await[0], "one");
+        // The capture's request is out: the REQ now waits for a reply that never comes.
+        assert_eq!(read(&mut rep).await[0], "one");
+
+        producer.write("two").unwrap();
+        assert_eq!(read(&mut consumer).await[0], "two");
+        let ended = timeout(Duration::from_secs(10), running)
+            .await
+            .expect("the proxy ends within 10 s");
+        assert_eq!(ended, Err(zmqio::Error::Zmq(zmq::Error::EFSM)));
+    }
+}

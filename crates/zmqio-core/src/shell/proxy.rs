@@ -190,7 +190,10 @@ impl Proxy {
 
     /// Sends a copy of every forwarded message, in both directions, to `capture` (a PUB,
     /// PUSH, PAIR or DEALER stream, say). The capture's write queue takes part in the
-    /// backpressure: while it is above its high watermark, nothing is forwarded.
+    /// backpressure: while it is above its high watermark, nothing is forwarded. A capture
+    /// that fails ends [`run`](Self::run) with its error, after the message it was copying
+    /// has gone to the other side (an unroutable one only counted, as always): the proxy
+    /// loses no message it took.
     ///
     /// ```
     /// # mod doc { include!("doctest_support.rs"); }
@@ -330,9 +333,9 @@ fn pass(
                 })
             }
         };
-        if let Some(c) = capture.as_deref_mut() {
-            Pin::new(c).start_send(msg.clone())?;
-        }
+        // The copy goes to the capture after `to` has the message: a capture that fails
+        // then ends the proxy without taking the message down with it.
+        let copy = capture.is_some().then(|| msg.clone());
         // The routing id, for the report of a message `to` cannot route: kept only where
         // there is a report to make and `to` routes by id (ROUTER, STREAM).
         #[cfg(feature = "tracing")]
@@ -351,6 +354,9 @@ fn pass(
             // peer has, e.g. a client that left): dropped and counted, as it would be had it
             // waited in the queue first; the proxy goes on.
             to.transport().note_unroutable(routing_id.as_ref());
+        }
+        if let (Some(c), Some(copy)) = (capture.as_deref_mut(), copy) {
+            Pin::new(c).start_send(copy)?;
         }
     }
     Ok(Pass { budget_spent: true })
