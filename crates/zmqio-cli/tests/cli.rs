@@ -534,7 +534,7 @@ fn router_send_waits_for_its_peer_and_delivers() {
         ]);
         let ep = router.bound();
         router.stderr_until("no peer with routing id alice yet");
-        let mut dealer = Proc::zmqio(&[
+        let dealer = Proc::zmqio(&[
             "recv",
             "--type",
             "DEALER",
