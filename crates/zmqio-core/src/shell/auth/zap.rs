@@ -392,9 +392,18 @@ fn lookup<'a, V>(map: &'a BTreeMap<String, V>, domain: &str) -> Option<&'a V> {
     map.get(domain).or_else(|| map.get("*"))
 }
 
-/// Compares two secrets in time that depends on their lengths only.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Compares a client's `attempt` with the `known` secret in time that depends on the known
+/// secret's length only: every byte of it is compared (with the attempt's byte, or 0 past
+/// the attempt's end) and a difference in length folds into the result, so neither an early
+/// exit at the first wrong byte nor a quick refusal of a wrong length tells a client how
+/// close it came.
+fn same_secret(known: &[u8], attempt: &[u8]) -> bool {
+    let mut diff = known.len() ^ attempt.len();
+    for (i, k) in known.iter().enumerate() {
+        let a = attempt.get(i).copied().unwrap_or(0);
+        diff |= usize::from(k ^ a);
+    }
+    std::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]
@@ -671,6 +680,9 @@ mod tests {
         assert!(same_secret(b"abc", b"abc"));
         assert!(!same_secret(b"abc", b"abd"));
         assert!(!same_secret(b"abc", b"ab"));
+        assert!(!same_secret(b"ab", b"abc"));
+        assert!(!same_secret(b"ab\0", b"ab"), "0 stands in past the end, not a match");
+        assert!(!same_secret(b"", b"x"));
         assert!(same_secret(b"", b""));
     }
 }
