@@ -350,3 +350,28 @@ scenario! {
         drop(ctx);
     }
 }
+
+scenario! {
+    /// libzmq reports a failed bind to the socket's monitor before `zmq_bind` returns, and
+    /// sending that event can overwrite errno (with `EAGAIN`, never an error of `zmq_bind`).
+    /// A monitored bind to an address in use still says `EADDRINUSE`.
+    async fn a_monitored_bind_reports_the_real_error() {
+        let (holder, _holder_events) = recorded(zmq::PULL, Some("tcp://127.0.0.1:*")).await;
+        let taken = endpoint_of(&holder);
+        for mask in [
+            Some(MonitorEvent::BindFailed.into()),
+            Some(MonitorEvent::BindFailed | MonitorEvent::Disconnected),
+            None,
+        ] {
+            let (t, _events) = recorded(zmq::PULL, None).await;
+            t.enable_monitor(mask).await.unwrap();
+            assert_eq!(
+                t.bind(&taken).await,
+                Err(Error::Zmq(zmq::Error::EADDRINUSE)),
+                "monitor mask {mask:?}"
+            );
+            t.close();
+        }
+        holder.close();
+    }
+}

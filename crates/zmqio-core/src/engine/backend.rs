@@ -193,6 +193,30 @@ impl ZmqBackend {
         Ok(())
     }
 
+    /// Why a bind of `endpoint` failed, when `zmq_bind` said `EAGAIN`.
+    ///
+    /// `EAGAIN` is not an error of `zmq_bind`: it is what is left in errno when libzmq
+    /// (4.3) reports the failure to the socket's monitor (`ZMQ_EVENT_BIND_FAILED`) before it
+    /// returns, because sending that event overwrites errno. The real reason is asked again
+    /// of an unmonitored socket of the same type in a context of its own (a rare error path:
+    /// the context's I/O thread is paid only here). If that bind succeeds (the address came
+    /// free in between), `EAGAIN` stands.
+    fn real_bind_error(&self, endpoint: &str) -> zmq::Error {
+        let probe = || -> zmq::Result<()> {
+            let ctx = zmq::Context::new();
+            let socket = ctx.socket(self.socket.get_socket_type()?)?;
+            socket.set_linger(0)?;
+            if endpoint::has_ipv6_literal(endpoint) {
+                socket.set_ipv6(true)?;
+            }
+            super::retry(|| socket.bind(endpoint))
+        };
+        match probe() {
+            Ok(()) | Err(zmq::Error::EAGAIN) => zmq::Error::EAGAIN,
+            Err(e) => e,
+        }
+    }
+
     /// Gives the socket back.
     pub fn into_socket(self) -> zmq::Socket {
         self.socket
@@ -647,7 +671,11 @@ impl Backend for ZmqBackend {
 
     fn bind(&mut self, endpoint: &str) -> zmq::Result<String> {
         self.enable_ipv6_for(endpoint)?;
-        self.socket.bind(endpoint)?;
+        match self.socket.bind(endpoint) {
+            Ok(()) => {}
+            Err(zmq::Error::EAGAIN) => return Err(self.real_bind_error(endpoint)),
+            Err(e) => return Err(e),
+        }
         match self.socket.get_last_endpoint()? {
             Ok(resolved) => Ok(resolved),
             Err(_) => Ok(endpoint.to_owned()),

@@ -681,7 +681,10 @@ mod tests {
         assert!(!same_secret(b"abc", b"abd"));
         assert!(!same_secret(b"abc", b"ab"));
         assert!(!same_secret(b"ab", b"abc"));
-        assert!(!same_secret(b"ab\0", b"ab"), "0 stands in past the end, not a match");
+        assert!(
+            !same_secret(b"ab\0", b"ab"),
+            "0 stands in past the end, not a match"
+        );
         assert!(!same_secret(b"", b"x"));
         assert!(same_secret(b"", b""));
     }
