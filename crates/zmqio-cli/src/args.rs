@@ -88,8 +88,10 @@ subscriber usually sends into the void. Either wait a while with --delay MS, or 
 --wait-subscriber: the socket is then an XPUB (which publishes exactly as a PUB does) and
 the first message waits until a subscription has arrived.
 
-On Ctrl-C, nothing more is sent; what was already accepted is still delivered (LINGER
-applies, see --linger); a second Ctrl-C drops it.
+On Ctrl-C while sending, nothing more is sent; what was already accepted is still
+delivered (LINGER applies, see --linger). Once everything is sent, the command waits for
+that delivery (said on stderr after a second); a Ctrl-C then drops what is left (status
+130).
 
 Examples:
   zmqio send --type PUSH --connect tcp://127.0.0.1:5555 hello

@@ -88,6 +88,10 @@ fn report(e: &error::CliError) -> ExitCode {
 fn parse() -> Result<Cli, ExitCode> {
     let long_version: &'static str = Box::leak(zmqio::version().into_boxed_str());
     let command = Cli::command().long_version(long_version);
+    // Lossy: a word that is not UTF-8 is left out of the redaction's list, not the parse.
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let parsed = command
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
@@ -98,7 +102,7 @@ fn parse() -> Result<Cli, ExitCode> {
             Err(ExitCode::SUCCESS)
         }
         Err(e) => {
-            eprintln!("{}", one_line(&rendered(&e)));
+            eprintln!("{}", one_line(&rendered(&e, &args)));
             Err(ExitCode::from(2))
         }
     }
@@ -109,7 +113,11 @@ fn parse() -> Result<Cli, ExitCode> {
 const SECRET_ARGS: &[&str] = &["--curve-secret-key", "--plain", "--plain-users"];
 
 /// clap's error as text, without the value when a secret argument's value was refused.
-fn rendered(e: &clap::Error) -> String {
+///
+/// `args` is the command line: when it has a secret argument, any other word of it that
+/// clap quotes in its message (an unexpected argument, which may be a password split off
+/// by a stray space: `--plain-users a:x, b:y`) is hidden too.
+fn rendered(e: &clap::Error, args: &[String]) -> String {
     use clap::error::{ContextKind, ContextValue};
     if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
         let name = arg.split([' ', '=']).next().unwrap_or(arg);
@@ -120,7 +128,20 @@ fn rendered(e: &clap::Error) -> String {
             return format!("error: invalid value for '{arg}' (not shown: it holds a secret){why}");
         }
     }
-    e.render().to_string()
+    let mut text = e.render().to_string();
+    let has_secret = args.iter().any(|a| {
+        let name = a.split('=').next().unwrap_or(a);
+        SECRET_ARGS.contains(&name)
+    });
+    if has_secret {
+        for word in args.iter().skip(1).filter(|a| !a.starts_with('-')) {
+            text = text.replace(
+                &format!("'{word}'"),
+                "'(not shown: the command line has secrets)'",
+            );
+        }
+    }
+    text
 }
 
 /// clap's error without its usage and hint lines, on one line: `error: the following
@@ -184,16 +205,35 @@ mod tests {
                 "tcp://127.0.0.1:*",
             ];
             args.extend_from_slice(extra);
-            let e = Cli::command().try_get_matches_from(args).unwrap_err();
-            let line = one_line(&rendered(&e));
+            let e = Cli::command().try_get_matches_from(&args).unwrap_err();
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let line = one_line(&rendered(&e, &args));
             assert!(!line.contains(secret), "{line}");
             assert!(line.contains(extra[extra.len() - 2]), "{line}");
             assert!(line.contains("not shown"), "{line}");
         }
-        // Other arguments keep clap's message with the value.
-        let e = Cli::command()
-            .try_get_matches_from(["zmqio", "recv", "--type", "PULL", "--bind", "bogus"])
-            .unwrap_err();
-        assert!(rendered(&e).contains("'bogus'"));
+        // A password split off by a stray space is an unexpected argument: hidden too.
+        let words = [
+            "zmqio",
+            "recv",
+            "--type",
+            "PULL",
+            "--bind",
+            "tcp://127.0.0.1:*",
+            "--plain-server",
+            "--plain-users",
+            "alice:pw1,",
+            "bob:hunter2",
+        ];
+        let e = Cli::command().try_get_matches_from(words).unwrap_err();
+        let args: Vec<String> = words.iter().map(|a| a.to_string()).collect();
+        let line = one_line(&rendered(&e, &args));
+        assert!(!line.contains("hunter2"), "{line}");
+        assert!(line.contains("unexpected argument"), "{line}");
+        // Without a secret on the command line, clap's message keeps the value.
+        let words = ["zmqio", "recv", "--type", "PULL", "--bind", "bogus"];
+        let e = Cli::command().try_get_matches_from(words).unwrap_err();
+        let args: Vec<String> = words.iter().map(|a| a.to_string()).collect();
+        assert!(rendered(&e, &args).contains("'bogus'"));
     }
 }
