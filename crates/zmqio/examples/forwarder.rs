@@ -55,7 +55,9 @@ async fn run() -> Result<()> {
             let msg = subscriber.next().await.ok_or("the subscriber closed")??;
             println!("{}", String::from_utf8_lossy(&msg[0]));
         }
-        Result::Ok(())
+        // Kept open until the counters are read: closed, it would send its unsubscription
+        // up through the forwarder too.
+        Result::Ok(subscriber)
     });
     let mut n = 0;
     while !listening.is_finished() {
@@ -64,9 +66,10 @@ async fn run() -> Result<()> {
         n += 1;
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    listening.await??;
+    let subscriber = listening.await??;
     let (down, up) = steering.forwarded();
-    println!("the forwarder passed {down} messages down and {up} subscriptions up");
+    println!("the forwarder passed {down} messages down and {up} subscription messages up");
+    subscriber.close();
     steering.terminate();
     forwarder.await??;
     publisher.close();

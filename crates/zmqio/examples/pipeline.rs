@@ -1,6 +1,8 @@
 //! A pipeline: a ventilator PUSHes tasks to workers, which PUSH results to a sink.
 //!
-//! PUSH spreads messages over the connected workers; PULL fair-queues the results.
+//! PUSH spreads messages over the connected workers; PULL fair-queues the results. A worker
+//! whose connection is not up yet gets nothing, so the ventilator waits for all of them (its
+//! monitor's handshake events) before it sends the first task.
 //!
 //! Run it with `cargo run -p zmqio --example pipeline` (`-- --quick` for fewer tasks).
 
@@ -8,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt;
-use zmqio::{Multipart, SocketType};
+use zmqio::{MonitorEvent, Multipart, SocketType};
 
 const WORKERS: usize = 3;
 
@@ -28,8 +30,13 @@ async fn main() -> Result<()> {
 
 async fn run(tasks: u32) -> Result<()> {
     // The ventilator and the sink bind; the workers connect to both (the stable parts bind).
-    let ventilator = zmqio::create_zmq_stream(SocketType::PUSH)
+    let mut ventilator = zmqio::create_zmq_stream(SocketType::PUSH)
         .bind("tcp://127.0.0.1:*")
+        .await?;
+    // Before any worker connects: every handshake with a worker is then seen.
+    ventilator
+        .transport()
+        .enable_monitor(Some(MonitorEvent::HandshakeSucceeded.into()))
         .await?;
     let mut sink = zmqio::create_zmq_stream(SocketType::PULL)
         .bind("tcp://127.0.0.1:*")
@@ -54,6 +61,14 @@ async fn run(tasks: u32) -> Result<()> {
             }
             Result::Ok(())
         }));
+    }
+
+    // PUSH hands a message to the workers connected at that moment: wait for all of them.
+    let mut ready = 0;
+    while ready < WORKERS {
+        if ventilator.read_event().await?.event == MonitorEvent::HandshakeSucceeded {
+            ready += 1;
+        }
     }
 
     // Send the tasks in batches of up to 64: `write_many` hands a batch over under one lock,
