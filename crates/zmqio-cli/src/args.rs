@@ -88,6 +88,11 @@ subscriber usually sends into the void. Either wait a while with --delay MS, or 
 --wait-subscriber: the socket is then an XPUB (which publishes exactly as a PUB does) and
 the first message waits until a subscription has arrived.
 
+After its last message, a sender that connects waits until the handshake with each of its
+--connect peers is done: a peer that refuses it (a wrong password or key, another security
+mechanism) ends the command with status 1 and says that what was sent there is not
+delivered.
+
 On Ctrl-C while sending, nothing more is sent; what was already accepted is still
 delivered (LINGER applies, see --linger). Once everything is sent, the command waits for
 that delivery (said on stderr after a second); a Ctrl-C then drops what is left (status

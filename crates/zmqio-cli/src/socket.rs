@@ -9,11 +9,12 @@
 //! Every socket is in zmqio's process-wide context, and so is the ZAP authenticator a PLAIN
 //! or CURVE server starts: [`shutdown`] ends them all at once with `zmqio::shutdown`.
 
+use std::collections::BTreeMap;
 use std::future::{poll_fn, Future};
 use std::path::Path;
 use std::pin::pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -139,13 +140,16 @@ impl<'a> Spec<'a> {
             transport: transport.clone(),
             verbose: self.opts.verbose || self.all_events,
             label: self.label.to_owned(),
+            handshakes: Mutex::new(BTreeMap::new()),
         }
     }
 }
 
-/// The events reported on stderr without `--verbose`: failures and lost connections.
+/// The events reported on stderr without `--verbose`: failures and lost connections; and
+/// finished handshakes, which are not reported but recorded (see [`Sock::handshakes`]).
 fn failure_events() -> MonitorEvents {
-    MonitorEvent::HandshakeFailedNoDetail
+    MonitorEvent::HandshakeSucceeded
+        | MonitorEvent::HandshakeFailedNoDetail
         | MonitorEvent::HandshakeFailedProtocol
         | MonitorEvent::HandshakeFailedAuth
         | MonitorEvent::BindFailed
@@ -431,17 +435,27 @@ fn read_users(file: &Path) -> CliResult<Vec<(String, String)>> {
     Ok(users)
 }
 
+/// The address of a `tcp://IP:PORT` endpoint.
+fn tcp_address(endpoint: &str) -> Option<std::net::SocketAddr> {
+    endpoint.strip_prefix("tcp://")?.parse().ok()
+}
+
 /// Reports a socket's monitor events on stderr.
 pub(crate) struct Reporter {
     transport: ZmqTransport,
     verbose: bool,
     /// A name for messages: the socket type, or "frontend"/"backend".
     label: String,
+    /// The outcome of the handshakes so far, by endpoint: `Ok` once one succeeded, else why
+    /// the last one failed.
+    handshakes: Mutex<BTreeMap<String, Result<(), String>>>,
 }
 
 impl Reporter {
-    /// Reports a monitor event on stderr: failures always, the rest with `--verbose`.
+    /// Reports a monitor event on stderr: failures always, the rest with `--verbose`; and
+    /// records the outcome of a handshake.
     pub(crate) fn report(&self, ev: &SocketEvent) {
+        self.record_handshake(ev);
         let failure = matches!(
             ev.event,
             MonitorEvent::HandshakeFailedNoDetail
@@ -479,6 +493,55 @@ impl Reporter {
                 event_detail(ev)
             );
         }
+    }
+
+    fn record_handshake(&self, ev: &SocketEvent) {
+        let outcome = match ev.event {
+            MonitorEvent::HandshakeSucceeded => Ok(()),
+            MonitorEvent::HandshakeFailedNoDetail
+            | MonitorEvent::HandshakeFailedProtocol
+            | MonitorEvent::HandshakeFailedAuth => {
+                Err(format!("{}: {}", event_name(ev), event_detail(ev)))
+            }
+            _ => return,
+        };
+        let mut handshakes = self
+            .handshakes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match handshakes.get_mut(&ev.endpoint) {
+            // One handshake went through: a later failure (a reconnect) does not undo that.
+            Some(Ok(())) => {}
+            Some(entry) => *entry = outcome,
+            None => {
+                handshakes.insert(ev.endpoint.clone(), outcome);
+            }
+        }
+    }
+
+    /// Whether every endpoint the socket connected to has had a handshake succeed or fail;
+    /// then the failed ones, with why.
+    fn connect_outcomes(&self) -> Option<Vec<(String, String)>> {
+        let handshakes = self
+            .handshakes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut failed = Vec::new();
+        for ep in self.transport.connections() {
+            // libzmq names a tcp peer by its address as it formats it ("[::1]" for
+            // "[0:0::1]"): compare addresses where both parse as one.
+            let outcome = handshakes.get(&ep).or_else(|| {
+                let addr = tcp_address(&ep)?;
+                handshakes
+                    .iter()
+                    .find(|(seen, _)| tcp_address(seen) == Some(addr))
+                    .map(|(_, outcome)| outcome)
+            })?;
+            if let Err(why) = outcome {
+                failed.push((ep, why.clone()));
+            }
+        }
+        Some(failed)
     }
 
     /// The socket's transport.
@@ -608,6 +671,38 @@ impl Sock {
             match self.poll_next(cx, messages) {
                 Poll::Ready(Ok(m)) => Poll::Ready(Waited::Msg(m)),
                 Poll::Ready(Err(e)) => Poll::Ready(Waited::Lost(e)),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Waits until every endpoint the socket connected to has had a handshake succeed or
+    /// fail, reporting monitor events meanwhile, or until `fut` ends (`Done(None)`), Ctrl-C
+    /// or the loss of the socket. `Done(Some(failed))`: the endpoints whose handshake failed
+    /// (and never succeeded), with why. Without a monitor, there is nothing to wait for.
+    pub(crate) async fn handshakes<F: Future>(
+        &mut self,
+        fut: F,
+    ) -> Waited<Option<Vec<(String, String)>>> {
+        let mut fut = pin!(fut);
+        let mut intr = pin!(interrupted());
+        poll_fn(|cx| {
+            if intr.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Waited::Interrupted);
+            }
+            // Takes every event already there (and registers for the next) first.
+            if let Poll::Ready(Err(e)) = self.poll_next(cx, false) {
+                return Poll::Ready(Waited::Lost(e));
+            }
+            if !self.events_open {
+                return Poll::Ready(Waited::Done(Some(Vec::new())));
+            }
+            if let Some(failed) = self.reporter.connect_outcomes() {
+                return Poll::Ready(Waited::Done(Some(failed)));
+            }
+            match fut.as_mut().poll(cx) {
+                Poll::Ready(_) => Poll::Ready(Waited::Done(None)),
                 Poll::Pending => Poll::Pending,
             }
         })

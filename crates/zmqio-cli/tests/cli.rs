@@ -1042,6 +1042,16 @@ fn plain_server_admits_its_users_and_reports_a_wrong_password() {
         );
         wrong.stdout_until("HandshakeFailedAuth", "ZAP status 400");
         drop(wrong);
+        // A sender the server refuses (a wrong password, no security at all) says that what
+        // it sent is not delivered, with status 1, instead of exiting 0 as if it were.
+        for security in [&["--plain", "bob:wrong"][..], &[]] {
+            let mut args = vec!["send", "--type", "PUSH", "--connect", &ep, "lost"];
+            args.extend_from_slice(security);
+            run(&args)
+                .code(1)
+                .stderr(predicate::str::contains("the handshake failed with"))
+                .stderr(predicate::str::contains("not delivered"));
+        }
         for (user, text) in [
             ("alice:s3cret:with:colons", "from alice"),
             ("bob:hunter2", "from bob"),

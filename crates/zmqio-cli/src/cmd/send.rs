@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::args::{type_name, Format, SendArgs};
-use crate::error::{failed, usage, CliResult};
+use crate::error::{failed, usage, CliError, CliResult};
 use crate::output::{message_line, parse_hex, Out, Printed};
 use crate::socket::{lost_error, open, Extra, Sock, Spec, Waited};
 use crate::zmqio::{self, opt, zmq, zmq::SocketType, Multipart};
@@ -123,13 +123,16 @@ pub(crate) async fn run(a: SendArgs) -> CliResult {
     } else {
         Source::Frames(Multipart::from(frames), a.repeat)
     };
-    let end = send_all(&mut sock, &a, label, &mut source).await;
+    let mut sent = 0;
+    let end = send_all(&mut sock, &a, label, &mut source, &mut sent).await;
+    let end = match end {
+        Ok(End::Done) if sent > 0 => confirm_handshakes(&mut sock, label).await,
+        other => other,
+    };
     if let Ok(End::TimedOut(_)) = end {
         // Giving up drops the unanswered request: left in libzmq with the default LINGER
         // (forever), it would hold the end of the program until a peer came to take it.
-        let t = sock.transport();
-        let _ = t.setsockopt(opt::Linger, 0);
-        t.abort();
+        give_up(&sock);
     }
     let t = sock.transport().clone();
     let finished = sock.finish().await;
@@ -146,11 +149,13 @@ pub(crate) async fn run(a: SendArgs) -> CliResult {
     }
 }
 
+/// Sends every message of `source`, counting them in `sent`.
 async fn send_all(
     sock: &mut Sock,
     a: &SendArgs,
     label: &str,
     source: &mut Source,
+    sent: &mut u64,
 ) -> CliResult<End> {
     let ty = sock.socket_type();
     let xpub = ty == SocketType::XPUB;
@@ -177,7 +182,6 @@ async fn send_all(
     }
     let out = Out::new();
     let mut first = true;
-    let mut sent = 0u64;
     loop {
         if !first && a.interval > 0 {
             if let Some(end) = pause(sock, a.interval, a, label).await? {
@@ -206,7 +210,7 @@ async fn send_all(
         } else {
             t.write(msg).map_err(|e| lost_error(label, Some(e)))?;
         }
-        sent += 1;
+        *sent += 1;
         if a.opts.verbose {
             eprintln!("zmqio: {label}: sent message {sent} ({bytes} bytes)");
         }
@@ -240,6 +244,60 @@ async fn send_all(
                     Waited::Lost(e) => return Err(lost_error(label, e)),
                 }
             }
+        }
+    }
+}
+
+/// Drops what the socket still holds, in zmqio and in libzmq, and closes it: for a command
+/// that gives up on delivering.
+fn give_up(sock: &Sock) {
+    let t = sock.transport();
+    let _ = t.setsockopt(opt::Linger, 0);
+    t.abort();
+}
+
+/// After the last message: waits until every endpoint the socket connected to has finished
+/// a handshake (said on stderr after a second), so that a peer that refuses this socket
+/// (a wrong password or key, another security mechanism) is reported and ends the command
+/// with status 1, instead of libzmq dropping what it accepted for that peer unseen. A
+/// Ctrl-C meanwhile drops what is left (status 130).
+async fn confirm_handshakes(sock: &mut Sock, label: &str) -> CliResult<End> {
+    let mut hinted = false;
+    loop {
+        let hint = async {
+            if hinted {
+                pending().await
+            } else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        };
+        match sock.handshakes(hint).await {
+            Waited::Done(Some(refused)) if refused.is_empty() => return Ok(End::Done),
+            Waited::Done(Some(refused)) => {
+                give_up(sock);
+                let list: Vec<String> = refused
+                    .iter()
+                    .map(|(ep, why)| format!("{ep} ({why})"))
+                    .collect();
+                return Err(failed(format!(
+                    "{label}: the handshake failed with {}: what was sent there is not delivered",
+                    list.join(", ")
+                )));
+            }
+            Waited::Done(None) => {
+                hinted = true;
+                eprintln!(
+                    "zmqio: waiting for libzmq to deliver what it accepted (see --linger); Ctrl-C drops it"
+                );
+            }
+            Waited::Msg(_) => {}
+            Waited::Interrupted => {
+                give_up(sock);
+                return Err(CliError::Dropped(format!(
+                    "{label}: dropped what no peer took"
+                )));
+            }
+            Waited::Lost(e) => return Err(lost_error(label, e)),
         }
     }
 }
