@@ -266,7 +266,7 @@ pub(crate) struct RecvArgs {
     #[arg(short, long, value_name = "TOPIC", allow_hyphen_values = true)]
     pub(crate) subscribe: Vec<String>,
     /// Stop after this many messages
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(allow_negative_numbers = true, short = 'n', long, value_name = "N")]
     pub(crate) count: Option<u64>,
     /// How to print messages
     #[arg(short, long, value_enum, default_value_t)]
@@ -303,6 +303,7 @@ pub(crate) struct SendArgs {
     pub(crate) hex: bool,
     /// Send the message this many times
     #[arg(
+        allow_negative_numbers = true,
         short,
         long,
         value_name = "N",
@@ -311,17 +312,28 @@ pub(crate) struct SendArgs {
     )]
     pub(crate) repeat: u64,
     /// Wait this long between two messages, in ms
-    #[arg(short, long, value_name = "MS", default_value_t = 0)]
+    #[arg(
+        allow_negative_numbers = true,
+        short,
+        long,
+        value_name = "MS",
+        default_value_t = 0
+    )]
     pub(crate) interval: u64,
     /// Wait this long before the first message, in ms (gives subscribers time to join)
-    #[arg(long, value_name = "MS", default_value_t = 0)]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        value_name = "MS",
+        default_value_t = 0
+    )]
     pub(crate) delay: u64,
     /// PUB, XPUB: wait until a subscription has arrived before the first message
     #[arg(long)]
     pub(crate) wait_subscriber: bool,
     /// REQ: give up when a reply takes longer than this, in ms (status 1); the unanswered
     /// request is dropped, even if no peer has taken it yet
-    #[arg(long, value_name = "MS")]
+    #[arg(allow_negative_numbers = true, long, value_name = "MS")]
     pub(crate) timeout: Option<u64>,
     /// How to print REQ's replies
     #[arg(short, long, value_enum, default_value_t)]
@@ -341,7 +353,7 @@ pub(crate) struct MonitorArgs {
     #[command(flatten)]
     pub(crate) endpoints: Endpoints,
     /// Stop after this many events
-    #[arg(short = 'n', long, value_name = "N")]
+    #[arg(allow_negative_numbers = true, short = 'n', long, value_name = "N")]
     pub(crate) count: Option<u64>,
     /// text: one readable line an event; json: one object a line (hex is text here)
     #[arg(short, long, value_enum, default_value_t)]
@@ -417,10 +429,10 @@ pub(crate) struct BenchArgs {
     #[arg(short = 't', long = "type", value_name = "TYPE", value_enum)]
     pub(crate) workload: Workload,
     /// Message size in bytes (at most 256 MiB)
-    #[arg(short, long, value_name = "B", default_value_t = 64, value_parser = parse_bench_size)]
+    #[arg(allow_negative_numbers = true, short, long, value_name = "B", default_value_t = 64, value_parser = parse_bench_size)]
     pub(crate) size: usize,
     /// Messages (round trips for req-rep)
-    #[arg(short = 'n', long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(allow_negative_numbers = true, short = 'n', long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) count: u64,
     /// The transport
     #[arg(long, value_enum, default_value_t)]
@@ -589,6 +601,10 @@ const MAX_NAME: usize = 255;
 pub(crate) fn parse_plain(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
         Some((user, pass)) if !user.is_empty() => {
+            if pass.is_empty() {
+                // libzmq refuses an empty PLAIN password (ZMQ_PLAIN_PASSWORD: EINVAL).
+                return Err("the password is empty; PLAIN needs one".into());
+            }
             if user.len() > MAX_NAME || pass.len() > MAX_NAME {
                 return Err(format!(
                     "the user name and the password are at most {MAX_NAME} bytes each"
@@ -704,6 +720,9 @@ mod tests {
             ("admin".to_owned(), "se:cret".to_owned())
         );
         assert!(parse_plain(":x").is_err());
+        assert!(parse_plain("alice:")
+            .unwrap_err()
+            .contains("password is empty"));
         assert!(parse_plain("nopass").is_err());
     }
 

@@ -101,6 +101,12 @@ fn parse() -> Result<Cli, ExitCode> {
             let _ = e.print();
             Err(ExitCode::SUCCESS)
         }
+        // `zmqio` alone: the help, with the commands, is the useful answer (on stderr,
+        // status 2: no command ran).
+        Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            Err(ExitCode::from(2))
+        }
         Err(e) => {
             eprintln!("{}", one_line(&rendered(&e, &args)));
             Err(ExitCode::from(2))

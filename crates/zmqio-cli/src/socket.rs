@@ -226,7 +226,9 @@ async fn attach(spec: &Spec<'_>, t: &ZmqTransport) -> CliResult {
             .bind(ep)
             .await
             .map_err(|e| endpoint_error(spec.bind_arg, ep, &e))?;
-        eprintln!("bound {bound}");
+        // One write: a script reading stderr as it comes never sees half a port.
+        let line = format!("bound {bound}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
     }
     for ep in spec.connects {
         let resolved = zmqio::resolve_endpoint(ep)
@@ -478,7 +480,8 @@ impl Reporter {
                     "zmqio: {}: connection lost: {} (libzmq reconnects)",
                     self.label, ev.endpoint
                 );
-            } else {
+            } else if self.verbose {
+                // A peer of a bind leaving is how a sender ends: not worth a line unasked.
                 eprintln!(
                     "zmqio: {}: a peer disconnected from {}",
                     self.label, ev.endpoint

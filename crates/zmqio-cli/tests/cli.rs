@@ -1307,6 +1307,31 @@ fn bad_arguments_exit_2_with_one_line_naming_the_argument() {
             (&["keygen", "--out", "/tmp"], "NAME"),
             (
                 &[
+                    "send",
+                    "--type",
+                    "PUSH",
+                    "--connect",
+                    "tcp://127.0.0.1:5555",
+                    "--plain",
+                    "alice:",
+                    "x",
+                ],
+                "--plain",
+            ),
+            (
+                &[
+                    "recv",
+                    "--type",
+                    "PULL",
+                    "--bind",
+                    "tcp://127.0.0.1:*",
+                    "--count",
+                    "-1",
+                ],
+                "--count",
+            ),
+            (
+                &[
                     "bench",
                     "--type",
                     "push-pull",
@@ -1382,5 +1407,9 @@ fn every_subcommand_has_help_with_an_example() {
         run(&["send", "--help"])
             .success()
             .stdout(predicate::str::contains("slow joiner"));
+        // No command at all: the help, with the list of commands, as an error.
+        run(&[])
+            .code(2)
+            .stderr(predicate::str::contains("Commands:").and(predicate::str::contains("send")));
     });
 }

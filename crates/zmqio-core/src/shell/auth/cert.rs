@@ -46,6 +46,12 @@ pub fn z85_encode_key(key: &[u8; 32]) -> String {
 /// assert!(matches!(z85_decode_key("short"), Err(Error::InvalidArgument(_))));
 /// ```
 pub fn z85_decode_key(text: &str) -> Result<[u8; 32]> {
+    if let Some(at) = text.chars().position(|c| !c.is_ascii()) {
+        return Err(Error::invalid_argument(format!(
+            "not a Z85 CURVE key: invalid character at position {}",
+            at + 1
+        )));
+    }
     if text.len() != 40 {
         return Err(Error::invalid_argument(format!(
             "a Z85 CURVE key is 40 characters, got {}",
@@ -692,6 +698,9 @@ mod tests {
         assert!(invalid(z85_decode_key(&format!("{PUBLIC}x"))).contains("got 41"));
         let bad_char = format!("{}~", &PUBLIC[..39]);
         assert!(invalid(z85_decode_key(&bad_char)).contains("position 40"));
+        // Counted in characters, not bytes: 40 characters, one of them two bytes long.
+        let non_ascii = format!("{}é", &PUBLIC[..39]);
+        assert!(invalid(z85_decode_key(&non_ascii)).contains("position 40"));
         let overflow = format!("{}{}", "#####", &PUBLIC[5..]);
         assert!(invalid(z85_decode_key(&overflow)).contains("overflow"));
         assert!(z85_decode_key(&format!("{}%nSc0", &PUBLIC[..35])).is_ok());
