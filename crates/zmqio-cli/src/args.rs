@@ -91,7 +91,7 @@ the first message waits until a subscription has arrived.
 After its last message, a sender that connects waits until the handshake with each of its
 --connect peers is done: a peer that refuses it (a wrong password or key, another security
 mechanism) ends the command with status 1 and says that what was sent there is not
-delivered.
+delivered; so does a peer with no handshake within --linger MS, when it is given.
 
 On Ctrl-C while sending, nothing more is sent; what was already accepted is still
 delivered (LINGER applies, see --linger). Once everything is sent, the command waits for

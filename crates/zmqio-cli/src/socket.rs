@@ -437,6 +437,15 @@ fn read_users(file: &Path) -> CliResult<Vec<(String, String)>> {
     Ok(users)
 }
 
+/// Where the handshakes with the endpoints a socket connected to stand.
+#[derive(Debug, Default)]
+pub(crate) struct Handshakes {
+    /// No handshake with these has succeeded or failed yet.
+    pub(crate) pending: Vec<String>,
+    /// The last handshake with these failed (and none succeeded), with why.
+    pub(crate) failed: Vec<(String, String)>,
+}
+
 /// The address of a `tcp://IP:PORT` endpoint.
 fn tcp_address(endpoint: &str) -> Option<std::net::SocketAddr> {
     endpoint.strip_prefix("tcp://")?.parse().ok()
@@ -522,14 +531,13 @@ impl Reporter {
         }
     }
 
-    /// Whether every endpoint the socket connected to has had a handshake succeed or fail;
-    /// then the failed ones, with why.
-    fn connect_outcomes(&self) -> Option<Vec<(String, String)>> {
+    /// Where the handshakes with the endpoints the socket connected to stand.
+    fn connect_outcomes(&self) -> Handshakes {
         let handshakes = self
             .handshakes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let mut failed = Vec::new();
+        let mut outcomes = Handshakes::default();
         for ep in self.transport.connections() {
             // libzmq names a tcp peer by its address as it formats it ("[::1]" for
             // "[0:0::1]"): compare addresses where both parse as one.
@@ -539,12 +547,14 @@ impl Reporter {
                     .iter()
                     .find(|(seen, _)| tcp_address(seen) == Some(addr))
                     .map(|(_, outcome)| outcome)
-            })?;
-            if let Err(why) = outcome {
-                failed.push((ep, why.clone()));
+            });
+            match outcome {
+                None => outcomes.pending.push(ep),
+                Some(Ok(())) => {}
+                Some(Err(why)) => outcomes.failed.push((ep, why.clone())),
             }
         }
-        Some(failed)
+        outcomes
     }
 
     /// The socket's transport.
@@ -681,13 +691,10 @@ impl Sock {
     }
 
     /// Waits until every endpoint the socket connected to has had a handshake succeed or
-    /// fail, reporting monitor events meanwhile, or until `fut` ends (`Done(None)`), Ctrl-C
-    /// or the loss of the socket. `Done(Some(failed))`: the endpoints whose handshake failed
-    /// (and never succeeded), with why. Without a monitor, there is nothing to wait for.
-    pub(crate) async fn handshakes<F: Future>(
-        &mut self,
-        fut: F,
-    ) -> Waited<Option<Vec<(String, String)>>> {
+    /// fail (then `Done` with nothing pending), reporting monitor events meanwhile, or until
+    /// `fut` ends (then `Done` with what is still pending), Ctrl-C or the loss of the socket.
+    /// Without a monitor, there is nothing to wait for.
+    pub(crate) async fn handshakes<F: Future>(&mut self, fut: F) -> Waited<Handshakes> {
         let mut fut = pin!(fut);
         let mut intr = pin!(interrupted());
         poll_fn(|cx| {
@@ -699,15 +706,13 @@ impl Sock {
                 return Poll::Ready(Waited::Lost(e));
             }
             if !self.events_open {
-                return Poll::Ready(Waited::Done(Some(Vec::new())));
+                return Poll::Ready(Waited::Done(Handshakes::default()));
             }
-            if let Some(failed) = self.reporter.connect_outcomes() {
-                return Poll::Ready(Waited::Done(Some(failed)));
+            let outcomes = self.reporter.connect_outcomes();
+            if outcomes.pending.is_empty() || fut.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Waited::Done(outcomes));
             }
-            match fut.as_mut().poll(cx) {
-                Poll::Ready(_) => Poll::Ready(Waited::Done(None)),
-                Poll::Pending => Poll::Pending,
-            }
+            Poll::Pending
         })
         .await
     }

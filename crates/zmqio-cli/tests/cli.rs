@@ -575,6 +575,31 @@ fn router_send_waits_for_its_peer_and_delivers() {
 }
 
 #[test]
+fn send_says_what_its_linger_dropped() {
+    watchdog(60, || {
+        // Nothing listens there: within the LINGER no handshake happens, so libzmq drops the
+        // message; the command says so instead of exiting 0.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let ep = format!("ipc://{}/nobody.sock", dir.path().display());
+        run(&[
+            "send",
+            "--type",
+            "PUSH",
+            "--connect",
+            &ep,
+            "--linger",
+            "300",
+            "x",
+        ])
+        .code(1)
+        .stderr(predicate::str::contains(format!(
+            "no handshake with {ep} within --linger 300 ms"
+        )))
+        .stderr(predicate::str::contains("not delivered"));
+    });
+}
+
+#[test]
 fn ctrl_c_on_send_still_delivers_what_was_accepted() {
     watchdog(60, || {
         // No peer yet: the first message waits in the queue; the second is 60 s away.

@@ -126,7 +126,7 @@ pub(crate) async fn run(a: SendArgs) -> CliResult {
     let mut sent = 0;
     let end = send_all(&mut sock, &a, label, &mut source, &mut sent).await;
     let end = match end {
-        Ok(End::Done) if sent > 0 => confirm_handshakes(&mut sock, label).await,
+        Ok(End::Done) if sent > 0 => confirm_handshakes(&mut sock, &a, label).await,
         other => other,
     };
     if let Ok(End::TimedOut(_)) = end {
@@ -259,38 +259,31 @@ fn give_up(sock: &Sock) {
 /// After the last message: waits until every endpoint the socket connected to has finished
 /// a handshake (said on stderr after a second), so that a peer that refuses this socket
 /// (a wrong password or key, another security mechanism) is reported and ends the command
-/// with status 1, instead of libzmq dropping what it accepted for that peer unseen. A
-/// Ctrl-C meanwhile drops what is left (status 130).
-async fn confirm_handshakes(sock: &mut Sock, label: &str) -> CliResult<End> {
+/// with status 1, instead of libzmq dropping what it accepted for that peer unseen. With
+/// `--linger MS` the wait ends after that long, as libzmq's own would: an endpoint with no
+/// handshake by then did not get what was sent (status 1 too). A Ctrl-C meanwhile drops
+/// what is left (status 130).
+async fn confirm_handshakes(sock: &mut Sock, a: &SendArgs, label: &str) -> CliResult<End> {
+    let started = Instant::now();
+    let hint_at = started + Duration::from_secs(1);
+    let linger = a.opts.linger.and_then(|ms| u64::try_from(ms).ok());
+    let deadline = linger.map(|ms| started + Duration::from_millis(ms));
     let mut hinted = false;
     loop {
-        let hint = async {
-            if hinted {
-                pending().await
-            } else {
-                tokio::time::sleep(Duration::from_secs(1)).await;
+        let wake = match (hinted, deadline) {
+            (false, Some(d)) => Some(d.min(hint_at)),
+            (false, None) => Some(hint_at),
+            (true, d) => d,
+        };
+        let timer = async {
+            match wake {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => pending().await,
             }
         };
-        match sock.handshakes(hint).await {
-            Waited::Done(Some(refused)) if refused.is_empty() => return Ok(End::Done),
-            Waited::Done(Some(refused)) => {
-                give_up(sock);
-                let list: Vec<String> = refused
-                    .iter()
-                    .map(|(ep, why)| format!("{ep} ({why})"))
-                    .collect();
-                return Err(failed(format!(
-                    "{label}: the handshake failed with {}: what was sent there is not delivered",
-                    list.join(", ")
-                )));
-            }
-            Waited::Done(None) => {
-                hinted = true;
-                eprintln!(
-                    "zmqio: waiting for libzmq to deliver what it accepted (see --linger); Ctrl-C drops it"
-                );
-            }
-            Waited::Msg(_) => {}
+        let outcomes = match sock.handshakes(timer).await {
+            Waited::Done(outcomes) => outcomes,
+            Waited::Msg(_) => continue,
             Waited::Interrupted => {
                 give_up(sock);
                 return Err(CliError::Dropped(format!(
@@ -298,7 +291,34 @@ async fn confirm_handshakes(sock: &mut Sock, label: &str) -> CliResult<End> {
                 )));
             }
             Waited::Lost(e) => return Err(lost_error(label, e)),
+        };
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if !outcomes.pending.is_empty() && !timed_out {
+            hinted = true;
+            eprintln!(
+                "zmqio: waiting for libzmq to deliver what it accepted (see --linger); Ctrl-C drops it"
+            );
+            continue;
         }
+        let mut why: Vec<String> = outcomes
+            .failed
+            .iter()
+            .map(|(ep, why)| format!("the handshake failed with {ep} ({why})"))
+            .collect();
+        if let (false, Some(ms)) = (outcomes.pending.is_empty(), linger) {
+            why.push(format!(
+                "no handshake with {} within --linger {ms} ms",
+                outcomes.pending.join(", ")
+            ));
+        }
+        if why.is_empty() {
+            return Ok(End::Done);
+        }
+        give_up(sock);
+        return Err(failed(format!(
+            "{label}: {}: what was sent there is not delivered",
+            why.join("; ")
+        )));
     }
 }
 
