@@ -95,7 +95,9 @@ unsafe impl Runtime for TokioRuntime {
     ///
     /// An `io::Error` when called outside a tokio runtime (there is no reactor to register
     /// with), in a runtime built without timers (`enable_time`) or without the I/O driver
-    /// (`enable_io`), or when the reactor refuses the descriptor.
+    /// (`enable_io`), or when the reactor refuses the descriptor. tokio reports a missing
+    /// driver only by panicking: the panic is caught, but its message is printed by the
+    /// panic hook, and with `panic = "abort"` the process aborts instead.
     fn register(&self, fd: ZmqFd) -> io::Result<Box<dyn Readiness>> {
         if let Err(e) = tokio::runtime::Handle::try_current() {
             return Err(io::Error::other(format!(
@@ -105,7 +107,9 @@ unsafe impl Runtime for TokioRuntime {
         // The driver's back-off and a close's LINGER run on the runtime's timer, and tokio
         // panics when a `Sleep` is made without one: inside the driver, long after the call
         // that could have reported it. Find out here, where the error reaches the caller.
-        // (tokio offers no way to ask; its panic message is printed once, by the hook.)
+        // (tokio offers no way to ask; its panic message is printed once, by the hook, and
+        // a program built with `panic = "abort"` aborts here, as it would have at the
+        // driver's first timer.)
         let timers = std::panic::catch_unwind(|| drop(tokio::time::sleep(Duration::ZERO)));
         if timers.is_err() {
             return Err(io::Error::other(
