@@ -54,8 +54,9 @@ pub(crate) enum Command {
 
 const RECV_HELP: &str = "\
 Each message is one line on stdout. With --format text, frames are separated by ' | ' and a
-frame that is not printable UTF-8 is shown as 0x followed by its bytes in hex; --format json
-prints one object a line: {\"frames\":[{\"text\":\"hello\"},{\"hex\":\"00ff\"}]}.
+frame that is not printable UTF-8, or that would be misread (it starts with 0x or holds
+' | '), is shown as 0x followed by its bytes in hex; --format json prints one object a line:
+{\"frames\":[{\"text\":\"hello\"},{\"hex\":\"00ff\"}]}.
 
 A bind prints 'bound ENDPOINT' on stderr first (the real port of tcp://127.0.0.1:*).
 
@@ -245,7 +246,8 @@ pub(crate) struct SocketOpts {
 /// How messages are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub(crate) enum Format {
-    /// Printable frames as text, others as 0x-prefixed hex, separated by ' | '
+    /// Printable frames as text, others (and text that would be misread) as 0x-prefixed hex,
+    /// separated by ' | '
     #[default]
     Text,
     /// Every frame in hex, separated by ' | '

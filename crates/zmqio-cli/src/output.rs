@@ -12,10 +12,22 @@ use crate::args::Format;
 use crate::error::{failed, CliResult};
 use crate::zmqio::{MonitorEvent, Multipart, SocketEvent};
 
-/// Whether a frame is shown as text: valid UTF-8 without control characters (tabs allowed).
+/// Whether a frame is shown as text: valid UTF-8 without control characters (tabs allowed)
+/// or line and paragraph separators (U+2028, U+2029), which would break the line.
 fn printable(frame: &[u8]) -> Option<&str> {
     let s = std::str::from_utf8(frame).ok()?;
-    (!s.chars().any(|c| c.is_control() && c != '\t')).then_some(s)
+    let breaks = |c: char| (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}');
+    (!s.chars().any(breaks)).then_some(s)
+}
+
+/// A frame as `--format text` shows it: as text where it is printable and cannot be
+/// misread (as hex, when it starts with `0x`; as two frames, when it holds the separator),
+/// else `0x` and its bytes in hex.
+fn text_frame(frame: &[u8]) -> String {
+    match printable(frame) {
+        Some(s) if !s.starts_with("0x") && !s.contains(" | ") => s.to_owned(),
+        _ => format!("0x{}", hex(frame)),
+    }
 }
 
 /// Lowercase hex.
@@ -53,13 +65,7 @@ pub(crate) fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
 pub(crate) fn message_line(msg: &Multipart, format: Format) -> String {
     match format {
         Format::Text => {
-            let frames: Vec<String> = msg
-                .iter()
-                .map(|f| match printable(f) {
-                    Some(s) => s.to_owned(),
-                    None => format!("0x{}", hex(f)),
-                })
-                .collect();
+            let frames: Vec<String> = msg.iter().map(|f| text_frame(f)).collect();
             frames.join(" | ")
         }
         Format::Hex => {
@@ -215,6 +221,16 @@ mod tests {
     fn text_shows_printable_frames_and_hex_for_the_rest() {
         let msg = Multipart::from(vec![b"hello".to_vec(), vec![0, 0xff], Vec::new()]);
         assert_eq!(message_line(&msg, Format::Text), "hello | 0x00ff | ");
+        // Text that would read as hex, as two frames or as two lines is shown in hex.
+        let tricky = Multipart::from(vec![
+            b"0x00ff".to_vec(),
+            b"a | b".to_vec(),
+            "x\u{2028}y".as_bytes().to_vec(),
+        ]);
+        assert_eq!(
+            message_line(&tricky, Format::Text),
+            "0x307830306666 | 0x61207c2062 | 0x78e280a879"
+        );
         assert_eq!(message_line(&msg, Format::Hex), "68656c6c6f | 00ff | ");
         let v: Value = serde_json::from_str(&message_line(&msg, Format::Json)).unwrap();
         assert_eq!(
