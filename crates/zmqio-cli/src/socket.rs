@@ -446,9 +446,11 @@ pub(crate) struct Handshakes {
     pub(crate) failed: Vec<(String, String)>,
 }
 
-/// The address of a `tcp://IP:PORT` endpoint.
+/// The address of a `tcp://IP:PORT` endpoint; of `tcp://SOURCE;IP:PORT`, the peer's (the
+/// one libzmq names in its events).
 fn tcp_address(endpoint: &str) -> Option<std::net::SocketAddr> {
-    endpoint.strip_prefix("tcp://")?.parse().ok()
+    let address = endpoint.strip_prefix("tcp://")?;
+    address.rsplit(';').next()?.parse().ok()
 }
 
 /// Reports a socket's monitor events on stderr.
@@ -507,6 +509,7 @@ impl Reporter {
         }
     }
 
+    /// Keeps the outcome of a handshake event, by the endpoint libzmq names.
     fn record_handshake(&self, ev: &SocketEvent) {
         let outcome = match ev.event {
             MonitorEvent::HandshakeSucceeded => Ok(()),
@@ -830,5 +833,22 @@ pub(crate) fn lost_error(label: &str, e: Option<zmqio::Error>) -> CliError {
     match e {
         Some(e) => failed(format!("{label}: connection lost: {e}")),
         None => failed(format!("{label}: the socket closed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_endpoints_compare_as_the_addresses_libzmq_names() {
+        let v6 = tcp_address("tcp://[::1]:5555");
+        assert!(v6.is_some());
+        assert_eq!(tcp_address("tcp://[0:0::1]:5555"), v6);
+        assert_eq!(
+            tcp_address("tcp://127.0.0.1:6000;127.0.0.1:5555"),
+            tcp_address("tcp://127.0.0.1:5555")
+        );
+        assert_eq!(tcp_address("ipc:///tmp/x"), None);
     }
 }
