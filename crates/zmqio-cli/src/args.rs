@@ -89,10 +89,10 @@ subscriber usually sends into the void. Either wait a while with --delay MS, or 
 --wait-subscriber: the socket is then an XPUB (which publishes exactly as a PUB does) and
 the first message waits until a subscription has arrived.
 
-After its last message, a sender that connects waits until the handshake with each of its
---connect peers is done: a peer that refuses it (a wrong password or key, another security
-mechanism) ends the command with status 1 and says that what was sent there is not
-delivered; so does a peer with no handshake within --linger MS, when it is given.
+After its last message, a PUSH, DEALER or PAIR that connects waits until a peer has taken
+the connection or refused it: a refusal (a wrong password or key, another security
+mechanism, a socket type that does not pair) ends the command with status 1 and says that
+what was sent there is not delivered. --linger MS bounds that wait too (then a warning).
 
 On Ctrl-C while sending, nothing more is sent; what was already accepted is still
 delivered (LINGER applies, see --linger). Once everything is sent, the command waits for

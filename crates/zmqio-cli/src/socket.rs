@@ -442,8 +442,19 @@ fn read_users(file: &Path) -> CliResult<Vec<(String, String)>> {
 pub(crate) struct Handshakes {
     /// No handshake with these has succeeded or failed yet.
     pub(crate) pending: Vec<String>,
-    /// The last handshake with these failed (and none succeeded), with why.
+    /// The handshake with these failed, or the peer closed the connection before it was done
+    /// (and none succeeded), with why.
     pub(crate) failed: Vec<(String, String)>,
+    /// How many of the endpoints had a handshake succeed.
+    pub(crate) succeeded: usize,
+}
+
+impl Handshakes {
+    /// Whether there is something to tell: a failure, a peer that took the socket, or no
+    /// endpoint left to hear from.
+    pub(crate) fn settled(&self) -> bool {
+        !self.failed.is_empty() || self.succeeded > 0 || self.pending.is_empty()
+    }
 }
 
 /// The address of a `tcp://IP:PORT` endpoint; of `tcp://SOURCE;IP:PORT`, the peer's (the
@@ -511,13 +522,25 @@ impl Reporter {
 
     /// Keeps the outcome of a handshake event, by the endpoint libzmq names.
     fn record_handshake(&self, ev: &SocketEvent) {
-        let outcome = match ev.event {
-            MonitorEvent::HandshakeSucceeded => Ok(()),
+        let (outcome, replaces_a_failure) = match ev.event {
+            MonitorEvent::HandshakeSucceeded => (Ok(()), true),
             MonitorEvent::HandshakeFailedNoDetail
             | MonitorEvent::HandshakeFailedProtocol
-            | MonitorEvent::HandshakeFailedAuth => {
-                Err(format!("{}: {}", event_name(ev), event_detail(ev)))
-            }
+            | MonitorEvent::HandshakeFailedAuth => (
+                Err(format!("{}: {}", event_name(ev), event_detail(ev))),
+                true,
+            ),
+            // libzmq reports a peer of a socket type that does not pair with this one only
+            // by closing the connection: before any handshake succeeded, that is a failure
+            // too (but not a better reason than one already known).
+            MonitorEvent::Disconnected => (
+                Err(
+                    "the peer closed the connection before the handshake was done \
+                     (does its socket type pair with this one?)"
+                        .to_owned(),
+                ),
+                false,
+            ),
             _ => return,
         };
         let mut handshakes = self
@@ -527,7 +550,8 @@ impl Reporter {
         match handshakes.get_mut(&ev.endpoint) {
             // One handshake went through: a later failure (a reconnect) does not undo that.
             Some(Ok(())) => {}
-            Some(entry) => *entry = outcome,
+            Some(entry) if replaces_a_failure => *entry = outcome,
+            Some(_) => {}
             None => {
                 handshakes.insert(ev.endpoint.clone(), outcome);
             }
@@ -553,7 +577,7 @@ impl Reporter {
             });
             match outcome {
                 None => outcomes.pending.push(ep),
-                Some(Ok(())) => {}
+                Some(Ok(())) => outcomes.succeeded += 1,
                 Some(Err(why)) => outcomes.failed.push((ep, why.clone())),
             }
         }
@@ -693,10 +717,10 @@ impl Sock {
         .await
     }
 
-    /// Waits until every endpoint the socket connected to has had a handshake succeed or
-    /// fail (then `Done` with nothing pending), reporting monitor events meanwhile, or until
-    /// `fut` ends (then `Done` with what is still pending), Ctrl-C or the loss of the socket.
-    /// Without a monitor, there is nothing to wait for.
+    /// Waits until the handshakes with the endpoints the socket connected to are
+    /// [settled](Handshakes::settled), reporting monitor events meanwhile, or until `fut`
+    /// ends (then `Done` with where they stand), Ctrl-C or the loss of the socket. Without a
+    /// monitor, there is nothing to wait for.
     pub(crate) async fn handshakes<F: Future>(&mut self, fut: F) -> Waited<Handshakes> {
         let mut fut = pin!(fut);
         let mut intr = pin!(interrupted());
@@ -712,7 +736,7 @@ impl Sock {
                 return Poll::Ready(Waited::Done(Handshakes::default()));
             }
             let outcomes = self.reporter.connect_outcomes();
-            if outcomes.pending.is_empty() || fut.as_mut().poll(cx).is_ready() {
+            if outcomes.settled() || fut.as_mut().poll(cx).is_ready() {
                 return Poll::Ready(Waited::Done(outcomes));
             }
             Poll::Pending

@@ -256,14 +256,22 @@ fn give_up(sock: &Sock) {
     t.abort();
 }
 
-/// After the last message: waits until every endpoint the socket connected to has finished
-/// a handshake (said on stderr after a second), so that a peer that refuses this socket
-/// (a wrong password or key, another security mechanism) is reported and ends the command
-/// with status 1, instead of libzmq dropping what it accepted for that peer unseen. With
-/// `--linger MS` the wait ends after that long, as libzmq's own would: an endpoint with no
-/// handshake by then did not get what was sent (status 1 too). A Ctrl-C meanwhile drops
-/// what is left (status 130).
+/// After the last message of a PUSH, DEALER or PAIR that connected: waits until a peer has
+/// taken the socket (a handshake succeeded) or refused it, so that a refusal (a wrong
+/// password or key, another security mechanism, a socket type that does not pair) is
+/// reported with status 1, instead of libzmq dropping unseen what it accepted for that
+/// peer. Said on stderr after a second, naming the endpoints; `--linger MS` ends the wait
+/// after MS, as libzmq's own would, with a warning; a Ctrl-C drops what is left (status
+/// 130). The other types need no wait: a REQ's reply proves delivery, `send` ROUTER waited
+/// for its peer before writing, and a PUB or XPUB keeps nothing for a peer that has not
+/// subscribed, which takes a handshake.
 async fn confirm_handshakes(sock: &mut Sock, a: &SendArgs, label: &str) -> CliResult<End> {
+    if !matches!(
+        sock.socket_type(),
+        SocketType::PUSH | SocketType::DEALER | SocketType::PAIR
+    ) {
+        return Ok(End::Done);
+    }
     let started = Instant::now();
     let hint_at = started + Duration::from_secs(1);
     let linger = a.opts.linger.and_then(|ms| u64::try_from(ms).ok());
@@ -292,33 +300,36 @@ async fn confirm_handshakes(sock: &mut Sock, a: &SendArgs, label: &str) -> CliRe
             }
             Waited::Lost(e) => return Err(lost_error(label, e)),
         };
-        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-        if !outcomes.pending.is_empty() && !timed_out {
-            hinted = true;
-            eprintln!(
-                "zmqio: waiting for libzmq to deliver what it accepted (see --linger); Ctrl-C drops it"
-            );
-            continue;
+        if !outcomes.failed.is_empty() {
+            give_up(sock);
+            let why: Vec<String> = outcomes
+                .failed
+                .iter()
+                .map(|(ep, why)| format!("{ep} ({why})"))
+                .collect();
+            return Err(failed(format!(
+                "{label}: the handshake failed with {}: what was sent there is not delivered",
+                why.join(", ")
+            )));
         }
-        let mut why: Vec<String> = outcomes
-            .failed
-            .iter()
-            .map(|(ep, why)| format!("the handshake failed with {ep} ({why})"))
-            .collect();
-        if let (false, Some(ms)) = (outcomes.pending.is_empty(), linger) {
-            why.push(format!(
-                "no handshake with {} within --linger {ms} ms",
-                outcomes.pending.join(", ")
-            ));
-        }
-        if why.is_empty() {
+        if outcomes.settled() {
             return Ok(End::Done);
         }
-        give_up(sock);
-        return Err(failed(format!(
-            "{label}: {}: what was sent there is not delivered",
-            why.join("; ")
-        )));
+        let pending = outcomes.pending.join(", ");
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            // libzmq's LINGER ends the same way: what it still holds is dropped.
+            eprintln!(
+                "zmqio: {label}: warning: no handshake with {pending} within --linger {} ms: \
+                 what was sent there may not be delivered",
+                linger.unwrap_or_default()
+            );
+            return Ok(End::Done);
+        }
+        hinted = true;
+        eprintln!(
+            "zmqio: {label}: waiting for a peer to take the connection to {pending}; Ctrl-C \
+             drops what was sent"
+        );
     }
 }
 
