@@ -118,6 +118,13 @@ fn parse() -> Result<Cli, ExitCode> {
 /// (stderr ends up in logs and terminals' scrollback).
 const SECRET_ARGS: &[&str] = &["--curve-secret-key", "--plain", "--plain-users"];
 
+/// Whether a command-line word names a secret argument (`--plain` or `--plain=...`; clap's
+/// `--plain <USER:PASS>`).
+fn is_secret_arg(word: &str) -> bool {
+    let name = word.split([' ', '=']).next().unwrap_or(word);
+    SECRET_ARGS.contains(&name)
+}
+
 /// clap's error as text, without the value when a secret argument's value was refused.
 ///
 /// `args` is the command line: when it has a secret argument, any other word of it that
@@ -126,8 +133,7 @@ const SECRET_ARGS: &[&str] = &["--curve-secret-key", "--plain", "--plain-users"]
 fn rendered(e: &clap::Error, args: &[String]) -> String {
     use clap::error::{ContextKind, ContextValue};
     if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
-        let name = arg.split([' ', '=']).next().unwrap_or(arg);
-        if SECRET_ARGS.contains(&name) {
+        if is_secret_arg(arg) {
             let why = std::error::Error::source(e)
                 .map(|s| format!(": {s}"))
                 .unwrap_or_default();
@@ -135,11 +141,7 @@ fn rendered(e: &clap::Error, args: &[String]) -> String {
         }
     }
     let mut text = e.render().to_string();
-    let has_secret = args.iter().any(|a| {
-        let name = a.split('=').next().unwrap_or(a);
-        SECRET_ARGS.contains(&name)
-    });
-    if has_secret {
+    if args.iter().any(|a| is_secret_arg(a)) {
         for word in args.iter().skip(1).filter(|a| !a.starts_with('-')) {
             text = text.replace(
                 &format!("'{word}'"),
@@ -202,7 +204,7 @@ mod tests {
             ),
         ];
         for (extra, secret) in cases {
-            let mut args = vec![
+            let mut words = vec![
                 "zmqio",
                 "recv",
                 "--type",
@@ -210,16 +212,14 @@ mod tests {
                 "--bind",
                 "tcp://127.0.0.1:*",
             ];
-            args.extend_from_slice(extra);
-            let e = Cli::command().try_get_matches_from(&args).unwrap_err();
-            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-            let line = one_line(&rendered(&e, &args));
+            words.extend_from_slice(extra);
+            let line = refusal(&words);
             assert!(!line.contains(secret), "{line}");
             assert!(line.contains(extra[extra.len() - 2]), "{line}");
             assert!(line.contains("not shown"), "{line}");
         }
         // A password split off by a stray space is an unexpected argument: hidden too.
-        let words = [
+        let line = refusal(&[
             "zmqio",
             "recv",
             "--type",
@@ -230,16 +230,18 @@ mod tests {
             "--plain-users",
             "alice:pw1,",
             "bob:hunter2",
-        ];
-        let e = Cli::command().try_get_matches_from(words).unwrap_err();
-        let args: Vec<String> = words.iter().map(|a| a.to_string()).collect();
-        let line = one_line(&rendered(&e, &args));
+        ]);
         assert!(!line.contains("hunter2"), "{line}");
         assert!(line.contains("unexpected argument"), "{line}");
         // Without a secret on the command line, clap's message keeps the value.
-        let words = ["zmqio", "recv", "--type", "PULL", "--bind", "bogus"];
+        let line = refusal(&["zmqio", "recv", "--type", "PULL", "--bind", "bogus"]);
+        assert!(line.contains("'bogus'"), "{line}");
+    }
+
+    /// The one line printed for a command line clap refuses.
+    fn refusal(words: &[&str]) -> String {
         let e = Cli::command().try_get_matches_from(words).unwrap_err();
-        let args: Vec<String> = words.iter().map(|a| a.to_string()).collect();
-        assert!(rendered(&e, &args).contains("'bogus'"));
+        let args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        one_line(&rendered(&e, &args))
     }
 }

@@ -23,7 +23,7 @@ fn printable(frame: &[u8]) -> Option<&str> {
 /// A frame as `--format text` shows it: as text where it is printable and cannot be
 /// misread (as hex, when it starts with `0x`; as two frames, when it holds the separator),
 /// else `0x` and its bytes in hex.
-fn text_frame(frame: &[u8]) -> String {
+pub(crate) fn text_frame(frame: &[u8]) -> String {
     match printable(frame) {
         Some(s) if !s.starts_with("0x") && !s.contains(" | ") => s.to_owned(),
         _ => format!("0x{}", hex(frame)),

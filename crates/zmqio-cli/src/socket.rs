@@ -522,39 +522,34 @@ impl Reporter {
 
     /// Keeps the outcome of a handshake event, by the endpoint libzmq names.
     fn record_handshake(&self, ev: &SocketEvent) {
-        let (outcome, replaces_a_failure) = match ev.event {
-            MonitorEvent::HandshakeSucceeded => (Ok(()), true),
+        let outcome = match ev.event {
+            MonitorEvent::HandshakeSucceeded => Ok(()),
             MonitorEvent::HandshakeFailedNoDetail
             | MonitorEvent::HandshakeFailedProtocol
-            | MonitorEvent::HandshakeFailedAuth => (
-                Err(format!("{}: {}", event_name(ev), event_detail(ev))),
-                true,
-            ),
+            | MonitorEvent::HandshakeFailedAuth => {
+                Err(format!("{}: {}", event_name(ev), event_detail(ev)))
+            }
             // libzmq reports a peer of a socket type that does not pair with this one only
             // by closing the connection: before any handshake succeeded, that is a failure
-            // too (but not a better reason than one already known).
-            MonitorEvent::Disconnected => (
-                Err(
-                    "the peer closed the connection before the handshake was done \
-                     (does its socket type pair with this one?)"
-                        .to_owned(),
-                ),
-                false,
-            ),
+            // too.
+            MonitorEvent::Disconnected => Err("the peer closed the connection before the \
+                 handshake was done (does its socket type pair with this one?)"
+                .to_owned()),
             _ => return,
         };
         let mut handshakes = self
             .handshakes
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        match handshakes.get_mut(&ev.endpoint) {
+        let keep = match handshakes.get(&ev.endpoint) {
             // One handshake went through: a later failure (a reconnect) does not undo that.
-            Some(Ok(())) => {}
-            Some(entry) if replaces_a_failure => *entry = outcome,
-            Some(_) => {}
-            None => {
-                handshakes.insert(ev.endpoint.clone(), outcome);
-            }
+            Some(Ok(())) => true,
+            // The disconnect that follows a failed handshake is not a better reason.
+            Some(Err(_)) => ev.event == MonitorEvent::Disconnected,
+            None => false,
+        };
+        if !keep {
+            handshakes.insert(ev.endpoint.clone(), outcome);
         }
     }
 

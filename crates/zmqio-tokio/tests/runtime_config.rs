@@ -38,14 +38,24 @@ async fn push_close_with_linger() -> zmqio::Result<()> {
     Ok(())
 }
 
+/// A current-thread runtime with the I/O driver and the timers as asked.
+fn runtime(io: bool, time: bool) -> tokio::runtime::Runtime {
+    let mut builder = tokio::runtime::Builder::new_current_thread();
+    if io {
+        builder.enable_io();
+    }
+    if time {
+        builder.enable_time();
+    }
+    builder.build().unwrap()
+}
+
 #[test]
 fn without_timers_creating_a_socket_fails_and_says_enable_time() {
     watchdog(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .build()
-            .unwrap();
-        let err = rt.block_on(push_close_with_linger()).unwrap_err();
+        let err = runtime(true, false)
+            .block_on(push_close_with_linger())
+            .unwrap_err();
         assert!(err.to_string().contains("enable_time"), "{err}");
     });
 }
@@ -53,11 +63,9 @@ fn without_timers_creating_a_socket_fails_and_says_enable_time() {
 #[test]
 fn without_io_creating_a_socket_fails_and_says_enable_io() {
     watchdog(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-            .unwrap();
-        let err = rt.block_on(push_close_with_linger()).unwrap_err();
+        let err = runtime(false, true)
+            .block_on(push_close_with_linger())
+            .unwrap_err();
         assert!(err.to_string().contains("enable_io"), "{err}");
     });
 }
@@ -65,11 +73,8 @@ fn without_io_creating_a_socket_fails_and_says_enable_io() {
 #[test]
 fn with_both_the_same_code_runs() {
     watchdog(|| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_io()
-            .enable_time()
-            .build()
-            .unwrap();
-        rt.block_on(push_close_with_linger()).unwrap();
+        runtime(true, true)
+            .block_on(push_close_with_linger())
+            .unwrap()
     });
 }

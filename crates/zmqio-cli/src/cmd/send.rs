@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::args::{type_name, Format, SendArgs};
+use crate::args::{type_name, SendArgs};
 use crate::error::{failed, usage, CliError, CliResult};
-use crate::output::{message_line, parse_hex, Out, Printed};
+use crate::output::{message_line, parse_hex, text_frame, Out, Printed};
 use crate::socket::{lost_error, open, Extra, Sock, Spec, Waited};
 use crate::zmqio::{self, opt, zmq, zmq::SocketType, Multipart};
 
@@ -291,6 +291,7 @@ async fn confirm_handshakes(sock: &mut Sock, a: &SendArgs, label: &str) -> CliRe
         };
         let outcomes = match sock.handshakes(timer).await {
             Waited::Done(outcomes) => outcomes,
+            // Not asked for: `handshakes` reads no message.
             Waited::Msg(_) => continue,
             Waited::Interrupted => {
                 give_up(sock);
@@ -356,10 +357,7 @@ async fn write_routed(
             Err(zmqio::Error::Zmq(zmq::Error::EHOSTUNREACH)) => {}
             Err(e) => return Err(lost_error(label, Some(e))),
         }
-        let id = || {
-            let id = msg.first().map(|f| f.to_vec()).unwrap_or_default();
-            message_line(&Multipart::from([id]), Format::Text)
-        };
+        let id = || text_frame(msg.first().map_or(&[][..], |f| &f[..]));
         if !hinted && started.elapsed() >= Duration::from_secs(1) {
             hinted = true;
             eprintln!(
