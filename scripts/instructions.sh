@@ -5,6 +5,7 @@
 #   scripts/instructions.sh                       # T64 and T2F; raw, protocol and stream API on tokio current-thread
 #   scripts/instructions.sh -w T64 -v raw-1io,proto-tokio-ct,proto-smol -n 20000
 #   scripts/instructions.sh -r 3 -p 25            # medians of 3; the 25 costliest functions per message
+#   scripts/instructions.sh -v floor-1io,proto-tokio-ct   # with the floor: raw plus only what the API implies
 #   BENCH=/path/to/zmqio-bench scripts/instructions.sh   # measure another build (e.g. vendored libzmq)
 #
 # Each cell is two runs of `zmqio-bench --instr WORKLOAD VARIANT COUNT`, with N and 2N

@@ -12,6 +12,7 @@
 
 mod common;
 mod flavor;
+mod floor;
 mod proxy_bench;
 mod raw;
 mod tmq_bench;
@@ -209,7 +210,10 @@ usage: zmqio-bench [--quick] [--reps N] [--only T64,T1024,T2F,L,P,M] [--variants
 variant ids: raw-1io raw-2io tmq proto-{tokio-ct,tokio-mt,smol,async-std}
              stream-{tokio-ct,tokio-mt,smol,async-std} many-tokio-ct
              (many: the stream API in batches of 64 in T64/T1024/T2F, write_many +
-             drain to send, read_many to receive; its other workloads run as stream)";
+             drain to send, read_many to receive; its other workloads run as stream)
+             floor-1io, with --instr only (T64, T2F): raw libzmq plus only the
+             work zmqio's API implies per message (Multipart in, Bytes out, a lock, a
+             queue, a callback), none of its machinery; see src/floor.rs";
 
 fn parse_args() -> Result<Opts, String> {
     let mut args = std::env::args().skip(1);
@@ -425,10 +429,11 @@ fn instr(args: &[String]) -> Result<(), String> {
         .into_iter()
         .find(|k| k.name().eq_ignore_ascii_case(w))
         .ok_or_else(|| format!("unknown workload {w}"))?;
-    let v = VARIANTS
-        .iter()
-        .find(|v| v.id == id)
-        .ok_or_else(|| format!("unknown variant {id}"))?;
+    let floor = id == FLOOR;
+    let v = VARIANTS.iter().find(|v| v.id == id);
+    if v.is_none() && !floor {
+        return Err(format!("unknown variant {id}"));
+    }
     let count: u64 = count.parse().map_err(|e| format!("COUNT: {e}"))?;
     if count == 0 {
         return Err("COUNT must be at least 1".into());
@@ -446,6 +451,21 @@ fn instr(args: &[String]) -> Result<(), String> {
             _ => return Err(format!("unexpected argument {flag}\n{USAGE}")),
         }
     }
+    let Some(v) = v.filter(|_| !floor) else {
+        if !matches!(w, Workload::T64 | Workload::T2F) {
+            return Err(format!("{FLOOR} runs T64 or T2F"));
+        }
+        let started = Instant::now();
+        floor::throughput(
+            io,
+            Tput {
+                count,
+                ..tput_spec(w, &QUICK)
+            },
+        );
+        report(w, FLOOR, count, io, started);
+        return Ok(());
+    };
     let started = Instant::now();
     match w {
         Workload::T64 | Workload::T1024 | Workload::T2F => {
@@ -466,14 +486,22 @@ fn instr(args: &[String]) -> Result<(), String> {
         }
         Workload::M => return Err("--instr runs T64, T1024, T2F, L or P".into()),
     }
+    report(w, v.id, count, io, started);
+    Ok(())
+}
+
+/// The id of [`floor`]'s variant, which only `--instr` runs (it is a measure of what the
+/// API costs, not an implementation to compare in the tables).
+const FLOOR: &str = "floor-1io";
+
+/// The one line `--instr` prints when done.
+fn report(w: Workload, id: &str, count: u64, io: i32, started: Instant) {
     let (maj, min, pat) = zmq::version();
     eprintln!(
-        "{} {} {count}: {:.2} s, libzmq {maj}.{min}.{pat}, {io} I/O thread(s)",
+        "{} {id} {count}: {:.2} s, libzmq {maj}.{min}.{pat}, {io} I/O thread(s)",
         w.name(),
-        v.id,
         started.elapsed().as_secs_f64()
     );
-    Ok(())
 }
 
 fn run_child_m(id: &str, bytes: u64, io: i32) -> Result<u64, String> {
