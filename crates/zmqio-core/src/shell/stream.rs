@@ -190,7 +190,9 @@ impl std::fmt::Debug for StreamBuilder {
 
 /// What the stream's protocol has received and the reader has not taken yet.
 struct ReadState {
-    messages: VecDeque<Multipart>,
+    /// The queued messages, each an [`EngineEvent::Message`] (the driver's runs come as
+    /// such: a run is queued by moving its whole queue in, not message by message).
+    messages: VecDeque<EngineEvent>,
     bytes: usize,
     /// The queued messages' weights, summed: what the read watermarks bound.
     weight: usize,
@@ -239,7 +241,42 @@ impl ReadState {
         let (bytes, weight) = bytes_and_weight(&msg);
         self.bytes += bytes;
         self.weight += weight;
-        self.messages.push_back(msg);
+        self.messages.push_back(EngineEvent::Message(msg));
+    }
+
+    /// Queues a run of received messages (every event of `run` is a message), leaving `run`
+    /// empty. Into an empty queue the run's whole queue is moved (the queues are swapped), so
+    /// the messages themselves are not moved one by one; only their sizes are read.
+    fn push_run(&mut self, run: &mut VecDeque<EngineEvent>) {
+        for event in run.iter() {
+            debug_assert!(
+                matches!(event, EngineEvent::Message(_)),
+                "a run holds messages only"
+            );
+            if let EngineEvent::Message(msg) = event {
+                let (bytes, weight) = bytes_and_weight(msg);
+                self.bytes += bytes;
+                self.weight += weight;
+            }
+        }
+        if self.messages.is_empty() {
+            std::mem::swap(&mut self.messages, run);
+        } else {
+            self.messages.append(run);
+        }
+    }
+
+    /// Takes the oldest queued message, with its bytes and weight taken off the counts.
+    #[inline]
+    fn pop(&mut self) -> Option<Multipart> {
+        // Only messages are queued (`push`, `push_run`); anything else would be dropped.
+        let Some(EngineEvent::Message(msg)) = self.messages.pop_front() else {
+            return None;
+        };
+        let (bytes, weight) = bytes_and_weight(&msg);
+        self.bytes -= bytes;
+        self.weight -= weight;
+        Some(msg)
     }
 
     /// What a read finds when no message is queued: the end (the fatal error once, then
@@ -303,12 +340,8 @@ impl ReceivesRuns for StreamProtocol {
     fn messages_received(&mut self, batch: &mut VecDeque<EngineEvent>) {
         let waker = {
             let mut st = self.lock();
-            for event in batch.drain(..) {
-                shell::trace::engine_event(&event);
-                if let EngineEvent::Message(msg) = event {
-                    st.push(msg);
-                }
-            }
+            // Messages are not traced (see `trace::engine_event`), so the run goes in whole.
+            st.push_run(batch);
             if let Some(t) = &self.transport {
                 st.apply_backpressure(t);
             }
@@ -472,10 +505,7 @@ impl ZmqStream {
 
     fn poll_read(&self, cx: &mut Context<'_>) -> Poll<Result<Multipart>> {
         let mut st = self.lock();
-        if let Some(msg) = st.messages.pop_front() {
-            let (bytes, weight) = bytes_and_weight(&msg);
-            st.bytes -= bytes;
-            st.weight -= weight;
+        if let Some(msg) = st.pop() {
             st.apply_backpressure(&self.transport);
             return Poll::Ready(Ok(msg));
         }
@@ -531,20 +561,16 @@ impl ZmqStream {
         limit: usize,
     ) -> Poll<Result<usize>> {
         let mut st = self.lock();
-        let n = st.messages.len().min(limit);
+        buf.reserve(st.messages.len().min(limit));
+        let mut n = 0;
+        while n < limit {
+            let Some(msg) = st.pop() else { break };
+            buf.push(msg);
+            n += 1;
+        }
         if n == 0 {
             return st.end_or_wait(cx).map(Err);
         }
-        let start = buf.len();
-        buf.extend(st.messages.drain(..n));
-        let (mut bytes, mut weight) = (0, 0);
-        for msg in &buf[start..] {
-            let (b, w) = bytes_and_weight(msg);
-            bytes += b;
-            weight += w;
-        }
-        st.bytes -= bytes;
-        st.weight -= weight;
         st.apply_backpressure(&self.transport);
         Poll::Ready(Ok(n))
     }
