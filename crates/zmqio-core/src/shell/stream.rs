@@ -188,6 +188,12 @@ impl std::fmt::Debug for StreamBuilder {
     }
 }
 
+/// The largest queue capacity, in events, that a stream hands back to its driver after taking
+/// a run's queue (see `ReadState::push_run`): four of the driver's runs. A larger one, grown by
+/// a reader that fell behind, is dropped instead, so the driver's and the engine's queues stay
+/// the size their runs need.
+const RUN_QUEUE_KEPT: usize = 1024;
+
 /// What the stream's protocol has received and the reader has not taken yet.
 struct ReadState {
     /// The queued messages, each an [`EngineEvent::Message`] (the driver's runs come as
@@ -261,6 +267,11 @@ impl ReadState {
         }
         if self.messages.is_empty() {
             std::mem::swap(&mut self.messages, run);
+            // `run` goes back to the driver and on to the engine: a read queue that once grew
+            // large (a slow reader under a high watermark) is not kept there.
+            if run.capacity() > RUN_QUEUE_KEPT {
+                *run = VecDeque::new();
+            }
         } else {
             self.messages.append(run);
         }
@@ -846,5 +857,55 @@ impl std::fmt::Debug for ZmqStream {
             .field("paused", &st.paused)
             .field("closed", &st.closed)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::FRAME_OVERHEAD;
+
+    fn run_of(n: usize, first: u32) -> VecDeque<EngineEvent> {
+        (first..first + n as u32)
+            .map(|i| EngineEvent::Message(Multipart::from(i.to_be_bytes().to_vec())))
+            .collect()
+    }
+
+    fn number(msg: &Multipart) -> u32 {
+        u32::from_be_bytes(msg[0][..].try_into().expect("four bytes"))
+    }
+
+    /// Runs are queued in order whether they are swapped into an empty queue or appended to
+    /// a non-empty one, with bytes and weight counted for each message (an empty message
+    /// weighs one frame's overhead); a large queue is not handed back to the driver.
+    #[test]
+    fn runs_are_queued_whole_in_order_and_counted() {
+        let mut st = ReadState::new(0, usize::MAX, None);
+        // A reader that fell behind: one large run, swapped in.
+        let mut run = run_of(3000, 0);
+        st.push_run(&mut run);
+        assert!(run.is_empty());
+        assert_eq!(
+            (st.bytes, st.weight),
+            (3000 * 4, 3000 * (4 + FRAME_OVERHEAD))
+        );
+        // Appended behind it, with an empty message.
+        let mut more = run_of(2, 3000);
+        more.push_back(EngineEvent::Message(Multipart::from(Vec::<u8>::new())));
+        st.push_run(&mut more);
+        assert!(more.is_empty());
+        assert_eq!(st.weight, 3002 * (4 + FRAME_OVERHEAD) + FRAME_OVERHEAD);
+        for i in 0..3002 {
+            assert_eq!(st.pop().map(|m| number(&m)), Some(i));
+        }
+        assert_eq!(st.pop().map(|m| m[0].len()), Some(0));
+        assert!(st.pop().is_none());
+        assert_eq!((st.bytes, st.weight), (0, 0));
+        // The next run is swapped in; the large queue it replaces is not handed back.
+        let mut next = run_of(1, 7);
+        st.push_run(&mut next);
+        assert!(next.is_empty());
+        assert!(next.capacity() <= RUN_QUEUE_KEPT, "{}", next.capacity());
+        assert_eq!(st.pop().map(|m| number(&m)), Some(7));
     }
 }
