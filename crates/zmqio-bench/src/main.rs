@@ -455,6 +455,12 @@ fn instr(args: &[String]) -> Result<(), String> {
         if !matches!(w, Workload::T64 | Workload::T2F) {
             return Err(format!("{FLOOR} runs T64 or T2F"));
         }
+        if io != 1 || layout != Layout::Shared {
+            return Err(format!(
+                "{FLOOR} runs with one I/O thread and its own thread per socket: \
+                 no --io-threads or --thread-per-socket"
+            ));
+        }
         let started = Instant::now();
         floor::throughput(
             io,
